@@ -1,0 +1,41 @@
+"""The Python API: ``seqlab.train(...)`` and ``seqlab.load(path)``, the same paths the CLI takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seqlab.config import read_config_file
+from seqlab.errors import SeqlabError
+from seqlab.modeldir import CONFIG
+from seqlab.tasks.base import get_task, load_model
+
+
+def make_config(task: str, config_file: str | Path | None = None, settings: dict[str, Any] | None = None) -> Any:
+    """A task's typed config from an optional file overlaid with flat settings (``cell="gru"``)."""
+    schema = get_task(task).schema
+    base = read_config_file(config_file) if config_file else {}
+    flags = dict(settings or {})
+    if "model" in flags:
+        flags["model_name"] = flags.pop("model")
+    return schema.apply_flags(base, flags)
+
+
+def train(task: str, out: str | Path, *, config: str | Path | None = None, resume: bool = False,
+          overwrite: bool = False, log=print, **settings: Any) -> dict[str, Any]:
+    """Train a model and write its model directory to ``out``; returns the training summary.
+
+    >>> seqlab.train("classify", "runs/imdb-bag", data="imdb", model="bag", epochs=5)  # doctest: +SKIP
+    """
+    out = Path(out)
+    if (out / CONFIG).exists() and not (resume or overwrite):
+        raise SeqlabError(f"{out} already holds a model; choose another --out, add --resume to continue it, "
+                          "or --overwrite to replace it")
+    spec = get_task(task)
+    cfg = make_config(task, config, settings)
+    return spec.train(cfg, out, resume=resume, log=log)
+
+
+def load(path: str | Path, device: str = "cpu") -> Any:
+    """Load a model directory; the object has the task's methods (``predict``, ``translate``, ...)."""
+    return load_model(path, device=device)

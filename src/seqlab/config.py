@@ -1,0 +1,216 @@
+"""Typed dataclass configs: from files and flags, validated, saved whole with the model.
+
+A task's config is a dataclass whose fields are sections (dataclasses too);
+the ``model`` section is polymorphic: its class is chosen by ``model_name``
+from the task's model registry. Every leaf field becomes one CLI flag named
+after it (``cell`` -> ``--cell``), so configs flow from the command line to
+``config.json`` unchanged. Files are TOML (stdlib ``tomllib``), YAML (if
+PyYAML is installed) or JSON; they are parsed, never executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+MODEL_SECTION = "model"
+
+
+def _field_type(cls: type, f: dataclasses.Field) -> Any:
+    return typing.get_type_hints(cls)[f.name]
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check/convert one value against a field type, with a message naming the setting."""
+    base, optional = _unwrap_optional(tp)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null")):
+        if optional:
+            return None
+        raise SeqlabError(f"{where} may not be empty")
+    try:
+        if base is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "yes", "1", "on"):
+                    return True
+                if value.lower() in ("false", "no", "0", "off"):
+                    return False
+                raise ValueError
+            if isinstance(value, (bool, int)):
+                return bool(value)
+            raise ValueError
+        if base is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if base is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if base is str:
+            if not isinstance(value, (str, int, float)):
+                raise ValueError
+            return str(value)
+    except (TypeError, ValueError):
+        raise SeqlabError(f"{where}: {value!r} is not a valid {getattr(base, '__name__', base)}") from None
+    return value
+
+
+def build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, refusing unknown keys and bad values."""
+    if not isinstance(data, Mapping):
+        raise SeqlabError(f"{where} must be a table/mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise SeqlabError(f"unknown setting{'s' if len(unknown) > 1 else ''} in {where}: {', '.join(unknown)} "
+                          f"(known: {', '.join(fields)})")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = coerce(value, _field_type(cls, fields[name]), f"{where}.{name}")
+        choices = fields[name].metadata.get("choices")
+        if choices and kwargs[name] is not None and kwargs[name] not in choices:
+            raise SeqlabError(f"{where}.{name}: {kwargs[name]!r} is not one of {', '.join(map(str, choices))}")
+    return cls(**kwargs)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SeqlabError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        if path.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise SeqlabError("YAML configs need PyYAML (pip install pyyaml); TOML works without it") from None
+            data = yaml.safe_load(text) or {}
+            if not isinstance(data, dict):
+                raise SeqlabError(f"{path}: the top level must be a mapping")
+            return data
+        if path.suffix == ".json":
+            return json.loads(text)
+    except SeqlabError:
+        raise
+    except Exception as exc:
+        raise SeqlabError(f"{path}: cannot parse: {exc}") from None
+    raise SeqlabError(f"{path}: config files are .toml, .yaml/.yml or .json")
+
+
+class TaskConfigSchema:
+    """The sections of a task's config and its model registry, used for files, flags and saving."""
+
+    def __init__(self, config_cls: type, models: Mapping[str, type]) -> None:
+        self.config_cls = config_cls
+        self.models = dict(models)
+        self.sections = {f.name: _field_type(config_cls, f) for f in dataclasses.fields(config_cls)
+                         if f.name not in (MODEL_SECTION, "model_name")}
+
+    # ---- files and dictionaries -------------------------------------------------
+    def from_dict(self, data: Mapping[str, Any]) -> Any:
+        data = dict(data)
+        unknown = sorted(set(data) - set(self.sections) - {MODEL_SECTION})
+        if unknown:
+            raise SeqlabError(f"unknown config section(s): {', '.join(unknown)} "
+                              f"(known: {', '.join([*self.sections, MODEL_SECTION])})")
+        model_data = dict(data.get(MODEL_SECTION) or {})
+        model_name = model_data.pop("name", None) or self.default_model()
+        if model_name not in self.models:
+            raise SeqlabError(f"unknown model {model_name!r}; choose one of {', '.join(self.models)}")
+        kwargs = {name: build(cls, data.get(name) or {}, name) for name, cls in self.sections.items()}
+        kwargs[MODEL_SECTION] = build(self.models[model_name], model_data, f"model ({model_name})")
+        kwargs["model_name"] = model_name
+        return self.config_cls(**kwargs)
+
+    def to_dict(self, config: Any) -> dict[str, Any]:
+        out = {name: dataclasses.asdict(getattr(config, name)) for name in self.sections}
+        out[MODEL_SECTION] = {"name": config.model_name, **dataclasses.asdict(config.model)}
+        return out
+
+    def default_model(self) -> str:
+        return next(f.default for f in dataclasses.fields(self.config_cls) if f.name == "model_name")
+
+    # ---- command-line flags -----------------------------------------------------
+    def _leaf_fields(self) -> dict[str, list[tuple[str, type, dataclasses.Field]]]:
+        """flag dest -> [(section or model name, owner class, field)]."""
+        leaves: dict[str, list[tuple[str, type, dataclasses.Field]]] = {}
+        for section, cls in self.sections.items():
+            for f in dataclasses.fields(cls):
+                if f.name in leaves:
+                    raise AssertionError(f"setting {f.name!r} appears in two sections")
+                leaves[f.name] = [(section, cls, f)]
+        for model_name, cls in self.models.items():
+            for f in dataclasses.fields(cls):
+                if f.name in leaves and leaves[f.name][0][0] in self.sections:
+                    raise AssertionError(f"model setting {f.name!r} clashes with section {leaves[f.name][0][0]!r}")
+                leaves.setdefault(f.name, []).append((f"{MODEL_SECTION}:{model_name}", cls, f))
+        return leaves
+
+    def add_flags(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", dest="model_name", default=argparse.SUPPRESS, choices=list(self.models),
+                            help=f"architecture (default {self.default_model()})")
+        groups: dict[str, argparse._ArgumentGroup] = {}
+        for dest, owners in self._leaf_fields().items():
+            section, cls, f = owners[0]
+            group_name = section if section in self.sections else "model settings"
+            group = groups.setdefault(group_name, parser.add_argument_group(group_name))
+            tp, _ = _unwrap_optional(_field_type(cls, f))
+            flag = "--" + dest.replace("_", "-")
+            help_text = f.metadata.get("help", "")
+            if section.startswith(MODEL_SECTION):
+                users = [o[0].split(":")[1] for o in owners]
+                help_text += f" [{', '.join(users)}]"
+            if tp is bool:
+                group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
+                                   default=argparse.SUPPRESS, help=help_text)
+            else:
+                group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, metavar=dest.upper(),
+                                   choices=f.metadata.get("choices"), help=help_text)
+
+    def apply_flags(self, base: dict[str, Any], flags: Mapping[str, Any]) -> Any:
+        """Overlay explicitly given flags on a config dict (from a file or empty) and build it."""
+        data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in base.items()}
+        model = dict(data.get(MODEL_SECTION) or {})
+        if "model_name" in flags and flags["model_name"] != model.get("name"):
+            model = {"name": flags["model_name"]}  # settings of another architecture do not carry over
+        model_name = model.get("name") or self.default_model()
+        leaves = self._leaf_fields()
+        for dest, value in flags.items():
+            if dest not in leaves:
+                continue
+            owners = leaves[dest]
+            section = owners[0][0]
+            if section in self.sections:
+                data.setdefault(section, {})[dest] = value
+                continue
+            if f"{MODEL_SECTION}:{model_name}" not in [o[0] for o in owners]:
+                users = ", ".join(o[0].split(":")[1] for o in owners)
+                raise SeqlabError(f"--{dest.replace('_', '-')} does not apply to --model {model_name} "
+                                  f"(it is a setting of: {users})")
+            model[dest] = value
+        model["name"] = model_name
+        data[MODEL_SECTION] = model
+        return self.from_dict(data)

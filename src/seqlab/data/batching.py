@@ -1,0 +1,71 @@
+"""Length-bucketed batches with per-batch padding.
+
+Sorting examples of similar length into the same batch removes most padding;
+shuffling happens within large pools and then over batches, so training still
+sees a different mixture every epoch (the recipe of torchtext's BucketIterator
+and fairseq's token-budget batches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def bucket_batches(lengths: Sequence[int] | np.ndarray, *, batch_size: int | None = None,
+                   max_tokens: int | None = None, shuffle: bool = False,
+                   generator: torch.Generator | None = None, pool_factor: int = 50) -> list[list[int]]:
+    """Split example indices into batches of similar length.
+
+    Batches hold at most ``batch_size`` examples and, if ``max_tokens`` is given,
+    at most ``max_tokens`` tokens counted with padding (longest x count).
+    """
+    if batch_size is None and max_tokens is None:
+        raise ValueError("give batch_size or max_tokens")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = len(lengths)
+    if n == 0:
+        return []
+    if shuffle:
+        order = torch.randperm(n, generator=generator).numpy()
+        pool = (batch_size or max(1, (max_tokens or 1) // max(1, int(lengths.mean())))) * pool_factor
+        chunks = [order[i: i + pool] for i in range(0, n, pool)]
+        order = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in chunks])
+    else:
+        order = np.argsort(lengths, kind="stable")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for idx in order.tolist():
+        new_longest = max(longest, int(lengths[idx]), 1)
+        too_many = batch_size is not None and len(current) >= batch_size
+        too_long = max_tokens is not None and current and new_longest * (len(current) + 1) > max_tokens
+        if too_many or too_long:
+            batches.append(current)
+            current, new_longest = [], max(int(lengths[idx]), 1)
+        current.append(idx)
+        longest = new_longest
+    if current:
+        batches.append(current)
+    if shuffle:
+        perm = torch.randperm(len(batches), generator=generator).tolist()
+        batches = [batches[i] for i in perm]
+    return batches
+
+
+def pad_batch(seqs: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0,
+              min_len: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id sequences into ``(B, T)`` and return their true lengths ``(B,)``.
+
+    Empty sequences keep length 0 in ``lengths`` but get one padding column, so
+    models can treat them explicitly instead of crashing on a zero-width batch.
+    """
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    width = max(int(lengths.max()) if len(seqs) else 0, min_len)
+    out = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        if len(seq):
+            out[row, : len(seq)] = torch.as_tensor(np.asarray(seq, dtype=np.int64))
+    return out, lengths

@@ -1,0 +1,16 @@
+"""Model architectures, one file each, with their config dataclass beside them."""
+
+from seqlab.models.bag import BagClassifier, BagConfig
+from seqlab.models.pretrained import PretrainedClassifier, PretrainedConfig
+from seqlab.models.rnn import RNNClassifier, RNNConfig
+from seqlab.models.transformer import TransformerClassifier, TransformerConfig
+
+# name -> (config class, model class); every model: Model(config, vocab_size, num_outputs, pad_id)
+CLASSIFIERS = {
+    "bag": (BagConfig, BagClassifier),
+    "rnn": (RNNConfig, RNNClassifier),
+    "transformer": (TransformerConfig, TransformerClassifier),
+    "pretrained": (PretrainedConfig, PretrainedClassifier),
+}
+
+__all__ = ["CLASSIFIERS"]

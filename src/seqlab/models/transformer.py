@@ -1,0 +1,81 @@
+"""Transformer encoder classifier (Vaswani et al. 2017), pre-layer-norm (Xiong et al. 2020).
+
+Uses ``nn.TransformerEncoderLayer`` so PyTorch's fused attention kernels run;
+padding is masked with ``src_key_padding_mask`` and pooling is masked too.
+Positions are sinusoidal, so texts longer than seen in training still work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from seqlab.models.attention import AttentionPooling
+from seqlab.models.base import ClassifierOutput, length_mask
+
+
+@dataclass
+class TransformerConfig:
+    d_model: int = field(default=128, metadata={"help": "transformer: model width"})
+    heads: int = field(default=4, metadata={"help": "transformer: attention heads"})
+    layers: int = field(default=2, metadata={"help": "number of stacked layers"})
+    ff_size: int = field(default=512, metadata={"help": "transformer: feed-forward size"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout"})
+    pooling: str = field(default="mean", metadata={
+        "help": "how to summarise the outputs: mean | cls | attention", "choices": ["mean", "cls", "attention"]})
+
+
+def sinusoidal_positions(length: int, size: int) -> torch.Tensor:
+    """``(length, size)`` fixed position encodings (Vaswani et al. 2017, section 3.5)."""
+    position = torch.arange(length, dtype=torch.float32)[:, None]  # (L, 1)
+    div = torch.exp(torch.arange(0, size, 2, dtype=torch.float32) * (-math.log(10000.0) / size))  # (size/2,)
+    table = torch.zeros(length, size)
+    table[:, 0::2] = torch.sin(position * div)
+    table[:, 1::2] = torch.cos(position * div[: size // 2])
+    return table
+
+
+class TransformerClassifier(nn.Module):
+    input_kind = "tokens"
+
+    def __init__(self, config: TransformerConfig, vocab_size: int, num_outputs: int, pad_id: int = 0) -> None:
+        super().__init__()
+        if config.d_model % config.heads:
+            raise ValueError(f"d_model {config.d_model} must be divisible by heads {config.heads}")
+        self.config = config
+        self.embedding = nn.Embedding(vocab_size, config.d_model, padding_idx=pad_id)
+        self.cls = nn.Parameter(torch.zeros(1, 1, config.d_model)) if config.pooling == "cls" else None
+        layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.ff_size, config.dropout,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(config.d_model)
+        self.pool = AttentionPooling(config.d_model) if config.pooling == "attention" else None
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.d_model, num_outputs)
+        self.register_buffer("positions", sinusoidal_positions(4096, config.d_model), persistent=False)
+
+    def _positions(self, length: int) -> torch.Tensor:
+        if length > self.positions.size(0):
+            return sinusoidal_positions(length, self.config.d_model).to(self.positions.device)
+        return self.positions[:length]
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        safe_lengths = lengths.clamp(min=1)
+        x = self.embedding(ids) * math.sqrt(self.config.d_model)  # (B, T, D)
+        mask = length_mask(safe_lengths, ids.size(1))  # (B, T) True at tokens
+        if self.cls is not None:
+            x = torch.cat([self.cls.expand(ids.size(0), -1, -1), x], dim=1)  # (B, 1+T, D)
+            mask = torch.cat([mask.new_ones(ids.size(0), 1), mask], dim=1)
+        x = self.dropout(x + self._positions(x.size(1)).to(x.dtype))
+        h = self.norm(self.encoder(x, src_key_padding_mask=~mask))  # (B, T', D)
+        attention = None
+        if self.cls is not None:
+            pooled = h[:, 0]
+        elif self.pool is not None:
+            pooled, attention = self.pool(h, mask)
+        else:
+            pooled = (h * mask[..., None]).sum(1) / safe_lengths[:, None].to(h.dtype)
+        return ClassifierOutput(self.head(self.dropout(pooled)), attention)

@@ -1,0 +1,392 @@
+"""Text classification: data -> pipeline -> model -> loss, validation, saving, prediction.
+
+Binary tasks use one logit and BCE-with-logits; multi-class tasks use
+cross-entropy over one logit per class. Text is tokenised once per
+(data, settings) and cached; epochs only re-batch the cached ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqlab.config import TaskConfigSchema
+from seqlab.data.batching import bucket_batches, pad_batch
+from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
+from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, check_labels, load_split, load_train_valid
+from seqlab.errors import SeqlabError
+from seqlab.metrics import classification_report
+from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
+from seqlab.models import CLASSIFIERS
+from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
+from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.text.ngrams import add_hashed_ngrams
+from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
+from seqlab.text.vocab import PAD, UNK, Vocab
+from seqlab.train import TrainConfig, Trainer, pick_device
+
+TEXT_FILE = "text.json"
+HF_FOLDER = "hf"
+
+
+@dataclass
+class VectorsConfig:
+    embeddings: str | None = field(default=None, metadata={
+        "help": "initialise word embeddings from pretrained vectors: glove-6b-50d or a .txt/.vec file"})
+    freeze_embeddings: bool = field(default=False, metadata={"help": "keep the pretrained embeddings fixed"})
+
+
+@dataclass
+class ClassifyConfig:
+    data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    vectors: VectorsConfig = field(default_factory=VectorsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model_name: str = "rnn"
+    model: Any = None
+
+
+SCHEMA = TaskConfigSchema(ClassifyConfig, {name: cfg for name, (cfg, _) in CLASSIFIERS.items()})
+
+
+# ---------------------------------------------------------------------------- encoding
+def _encode_words(texts_by_split: dict[str, LabelledTexts], config: TextConfig,
+                  pipeline_factory) -> tuple[TextPipeline, dict[str, list[np.ndarray]]]:
+    """Tokenise every split once (cached), then apply the vocabulary cut-offs and truncation.
+
+    The cache stores ids under a *full* frequency-ranked vocabulary, so changing
+    ``min_freq``/``max_vocab`` re-uses it: ids past the cut simply become ``<unk>``.
+    """
+    specials = (PAD, UNK)
+    key = {"kind": "classify-words", "text": config.cache_key(),
+           "sources": {s: d.source for s, d in texts_by_split.items()}}
+
+    def compute():
+        pipe = pipeline_factory()
+        cleaned = {s: [pipe.clean(t) for t in d.texts] for s, d in texts_by_split.items()}
+        pipe.tokenizer.fit(cleaned["train"])
+        tokens = {s: pipe.tokenizer.tokenize_many(c) for s, c in cleaned.items()}
+        counts = Counter(tok for toks in tokens["train"] for tok in toks)
+        ranked = sorted((t for t in counts if t not in specials), key=lambda t: (-counts[t], t))
+        unseen = sorted({t for s, ts in tokens.items() if s != "train" for toks in ts for t in toks} - set(counts))
+        itos = [*specials, *ranked, *unseen]
+        stoi = {t: i for i, t in enumerate(itos)}
+        arrays = {}
+        for split, toks in tokens.items():
+            ragged = to_ragged([[stoi[t] for t in doc] for doc in toks])
+            arrays[f"{split}.ids"], arrays[f"{split}.offsets"] = ragged["ids"], ragged["offsets"]
+        return arrays, {"itos": itos, "counts": [counts.get(t, 0) for t in itos],
+                        "tokenizer": pipe.tokenizer.to_json()}
+
+    arrays, meta = cached_arrays(key, compute)
+    from seqlab.text.tokenizers import tokenizer_from_json
+
+    counts = np.asarray(meta["counts"])
+    keep = len(specials) + int((counts[len(specials):] >= config.min_freq).sum())  # ranked, so a prefix
+    if config.max_vocab is not None:
+        keep = min(keep, config.max_vocab)
+    vocab = Vocab(meta["itos"][:keep], list(specials))
+    pipeline = TextPipeline(config, tokenizer_from_json(meta["tokenizer"]), vocab)
+    encoded = {}
+    for split in texts_by_split:
+        ids = arrays[f"{split}.ids"].astype(np.int64)
+        ids[ids >= keep] = vocab.unk_id
+        encoded[split] = [np.asarray(truncate(doc, config.max_len, config.truncate))
+                          for doc in from_ragged(ids, arrays[f"{split}.offsets"])]
+    return pipeline, encoded
+
+
+def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipeline,
+               encoder: str) -> dict[str, list[np.ndarray]]:
+    key = {"kind": "classify-hf", "encoder": encoder, "max_len": pipeline.max_len,
+           "sources": {s: d.source for s, d in texts_by_split.items()}}
+
+    def compute():
+        arrays = {}
+        for split, data in texts_by_split.items():
+            ragged = to_ragged(pipeline.encode_many(data.texts))
+            arrays[f"{split}.ids"], arrays[f"{split}.offsets"] = ragged["ids"], ragged["offsets"]
+        return arrays, {}
+
+    arrays, _ = cached_arrays(key, compute)
+    return {s: [d.astype(np.int64) for d in from_ragged(arrays[f"{s}.ids"], arrays[f"{s}.offsets"])]
+            for s in texts_by_split}
+
+
+def _model_inputs(model: torch.nn.Module, docs: list[np.ndarray], vocab_size: int) -> list[np.ndarray]:
+    """Bag models read hashed n-grams too; they are appended once here, not per epoch."""
+    cfg = getattr(model, "config", None)
+    if getattr(model, "input_kind", "") == "ngrams" and cfg.ngrams > 1:
+        return [add_hashed_ngrams(d, cfg.ngrams, cfg.buckets, vocab_size) for d in docs]
+    return docs
+
+
+# ---------------------------------------------------------------------------- model building
+def build_model(config: ClassifyConfig, vocab_size: int, num_outputs: int, pad_id: int,
+                hf_config_dir: str | None = None) -> torch.nn.Module:
+    model_cls = CLASSIFIERS[config.model_name][1]
+    if config.model_name == "pretrained":
+        return model_cls(config.model, vocab_size, num_outputs, pad_id, hf_config_dir=hf_config_dir)
+    return model_cls(config.model, vocab_size, num_outputs, pad_id)
+
+
+def _prepare_vectors(config: ClassifyConfig, log) -> None:
+    """Match the embedding size to the pretrained vectors when the user did not set it."""
+    source = config.vectors.embeddings
+    if not source:
+        return
+    if config.model_name == "pretrained":
+        raise SeqlabError("--embeddings does not apply to --model pretrained (it has its own)")
+    from seqlab.models.embeddings import vector_dim
+
+    dim = vector_dim(source)
+    size_field = "d_model" if hasattr(config.model, "d_model") else "emb_size"
+    if getattr(config.model, size_field) != dim:
+        log(f"setting {size_field} to {dim} to match {source}")
+        config.model = dataclasses.replace(config.model, **{size_field: dim})
+
+
+def num_outputs(labels: list[str]) -> int:
+    return 1 if len(labels) == 2 else len(labels)
+
+
+def classification_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    if logits.size(-1) == 1:
+        return F.binary_cross_entropy_with_logits(logits.squeeze(-1).float(), targets.float())
+    return F.cross_entropy(logits.float(), targets)
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """``(B, C)`` class probabilities for either head shape."""
+    logits = logits.float()
+    if logits.size(-1) == 1:
+        p = torch.sigmoid(logits)
+        return torch.cat([1 - p, p], dim=-1)
+    return torch.softmax(logits, dim=-1)
+
+
+# ---------------------------------------------------------------------------- training task
+class ClassifyTask:
+    default_metric = "accuracy"
+    metric_modes = {"accuracy": "max", "macro_f1": "max", "loss": "min"}
+
+    def __init__(self, config: ClassifyConfig, log=print) -> None:
+        self.config, self.log = config, log
+        config.text.validate()
+        started = time.monotonic()
+        train, valid = load_train_valid(config.data)
+        self.labels = check_labels(train)
+        label_index = {lab: i for i, lab in enumerate(self.labels)}
+        unknown = sorted(set(valid.labels) - set(label_index))
+        if unknown:
+            raise SeqlabError(f"validation data has labels not seen in training: {', '.join(unknown[:5])}")
+        splits = {"train": train, "valid": valid}
+        if config.model_name == "pretrained":
+            tokenizer = load_hf_tokenizer(config.model.encoder)
+            self.pipeline: Any = HFTextPipeline(tokenizer, config.text.max_len)
+            encoded = _encode_hf(splits, self.pipeline, config.model.encoder)
+            vocab_size, pad_id = len(tokenizer), self.pipeline.pad_id
+        else:
+            self.pipeline, encoded = _encode_words(splits, config.text,
+                                                   lambda: TextPipeline(config.text, TextPipeline.new_tokenizer(config.text),
+                                                                        Vocab([PAD, UNK], [PAD, UNK])))
+            vocab_size, pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id
+        self.pad_id = pad_id
+        _prepare_vectors(config, log)
+        torch.manual_seed(config.train.seed)
+        self.model = build_model(config, vocab_size, num_outputs(self.labels), pad_id)
+        self.coverage = None
+        if config.vectors.embeddings:
+            from seqlab.models.embeddings import init_embedding
+
+            weight = self.model.embedding.weight
+            self.coverage = init_embedding(weight, self.pipeline.vocab.itos, config.vectors.embeddings, {PAD, UNK})
+            weight.requires_grad_(not config.vectors.freeze_embeddings)
+            log(f"embeddings: {self.coverage['found']:,} of {self.coverage['vocab']:,} vocabulary words found in "
+                f"{config.vectors.embeddings} ({self.coverage['coverage']:.1%})")
+        self.inputs, self.targets, self.stats = {}, {}, {}
+        for split, data in splits.items():
+            keep = [i for i, doc in enumerate(encoded[split]) if len(doc) > 0]
+            self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
+            docs = [encoded[split][i] for i in keep]
+            self.stats[f"{split}_examples"] = len(docs)
+            self.inputs[split] = _model_inputs(self.model, docs, vocab_size)
+            self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
+        if not self.inputs["train"]:
+            raise SeqlabError("every training text is empty after cleaning and tokenisation")
+        truncated = sum(1 for d in encoded["train"] if len(d) >= config.text.max_len)
+        self.stats["train_truncated_at_max_len"] = truncated
+        self.lengths = {s: np.array([len(d) for d in docs]) for s, docs in self.inputs.items()}
+        n_params = sum(p.numel() for p in self.model.parameters())
+        log(f"data: {len(self.inputs['train']):,} train / {len(self.inputs['valid']):,} valid examples, "
+            f"{len(self.labels)} classes ({', '.join(self.labels[:10])}); vocabulary {vocab_size:,}; "
+            f"{truncated:,} training texts truncated to {config.text.max_len} tokens; "
+            f"{self.stats['train_empty_dropped']} empty dropped; prepared in {time.monotonic() - started:.1f}s")
+        log(f"model: {config.model_name} with {n_params:,} parameters")
+        self.device = pick_device(config.train.device)
+
+    # -- the TrainableTask interface
+    def train_batches(self, generator: torch.Generator) -> list[list[int]]:
+        t = self.config.train
+        return bucket_batches(self.lengths["train"], batch_size=t.batch_size, max_tokens=t.max_tokens,
+                              shuffle=True, generator=generator)
+
+    def _tensors(self, split: str, batch: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ids, lengths = pad_batch([self.inputs[split][i] for i in batch], self.pad_id)
+        return ids.to(self.device), lengths.to(self.device), self.targets[split][batch].to(self.device)
+
+    def loss(self, batch: list[int]) -> tuple[torch.Tensor, int]:
+        ids, lengths, targets = self._tensors("train", batch)
+        return classification_loss(self.model(ids, lengths).logits, targets), len(batch)
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        preds, total, count = [], 0.0, 0
+        order = []
+        for batch in bucket_batches(self.lengths["valid"], batch_size=256):
+            ids, lengths, targets = self._tensors("valid", batch)
+            logits = self.model(ids, lengths).logits
+            total += classification_loss(logits, targets).item() * len(batch)
+            count += len(batch)
+            preds.append(probabilities(logits).argmax(-1).cpu())
+            order.extend(batch)
+        pred = torch.empty(count, dtype=torch.long)
+        pred[torch.tensor(order)] = torch.cat(preds)
+        report = classification_report(self.targets["valid"].tolist(), pred.tolist(), self.labels)
+        return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "loss": total / max(1, count)}
+
+    def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
+        json_files = {}
+        if isinstance(self.pipeline, TextPipeline):
+            json_files[TEXT_FILE] = self.pipeline.to_json()
+        else:
+            folder = Path(out_dir) / HF_FOLDER
+            self.pipeline.tokenizer.save_pretrained(str(folder))
+            self.model.save_encoder_files(folder)
+        save_model_dir(out_dir, task="classify", config=SCHEMA.to_dict(self.config),
+                       state_dict=self.model.state_dict(),
+                       extras={"labels": self.labels, "embeddings": self.coverage, "data_stats": self.stats},
+                       json_files=json_files, metrics=metrics)
+
+
+def train(config: ClassifyConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
+    task = ClassifyTask(config, log)
+    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
+    summary = trainer.fit(resume=resume)
+    summary["stats"] = task.stats
+    return summary
+
+
+# ---------------------------------------------------------------------------- prediction
+class Classifier:
+    """A loaded classification model: ``predict`` texts, ``explain`` them, ``evaluate`` on data."""
+
+    task = "classify"
+
+    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+        self.model_dir = Path(model_dir)
+        meta = read_model_config(model_dir, expect_task="classify")
+        self.config: ClassifyConfig = SCHEMA.from_dict(meta["config"])
+        self.labels: list[str] = meta["labels"]
+        self.device = torch.device(device)
+        if self.config.model_name == "pretrained":
+            folder = self.model_dir / HF_FOLDER
+            self.pipeline: Any = HFTextPipeline(load_hf_tokenizer(str(folder)), self.config.text.max_len)
+            vocab_size, self.pad_id = len(self.pipeline.tokenizer), self.pipeline.pad_id
+            self.model = build_model(self.config, vocab_size, num_outputs(self.labels), self.pad_id, str(folder))
+        else:
+            self.pipeline = TextPipeline.from_json(read_json(self.model_dir, TEXT_FILE))
+            vocab_size, self.pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id
+            self.model = build_model(self.config, vocab_size, num_outputs(self.labels), self.pad_id)
+        self.vocab_size = vocab_size
+        load_weights(self.model_dir, self.model)
+        self.model.to(self.device).eval()
+
+    def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise SeqlabError("predict() takes a list of strings")
+        pairs = [self.pipeline.encode_with_tokens(t) for t in texts]
+        docs = [np.asarray(ids, dtype=np.int64) for ids, _ in pairs]
+        return _model_inputs(self.model, docs, self.vocab_size), [toks for _, toks in pairs]
+
+    @torch.no_grad()
+    def _run(self, texts: list[str], batch_size: int) -> tuple[torch.Tensor, list, list[list[str]]]:
+        docs, tokens = self._encode(texts)
+        probs = torch.empty(len(docs), len(self.labels))
+        attention: list = [None] * len(docs)
+        lengths = np.array([len(d) for d in docs])
+        for batch in bucket_batches(lengths, batch_size=batch_size):
+            ids, lens = pad_batch([docs[i] for i in batch], self.pad_id)
+            out = self.model(ids.to(self.device), lens.to(self.device))
+            p = probabilities(out.logits).cpu()
+            if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
+                p[lens.eq(0)] = 1.0 / len(self.labels)
+            probs[torch.tensor(batch)] = p
+            if out.attention is not None:
+                for row, i in enumerate(batch):
+                    attention[i] = out.attention[row, : len(tokens[i])].float().cpu().tolist()
+        return probs, attention, tokens
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+        """One ``{"label", "confidence", "probabilities"}`` per text, in input order.
+
+        Empty or whitespace-only texts are defined: uniform probabilities, the first label.
+        """
+        probs, _, _ = self._run(list(texts), batch_size)
+        best = probs.argmax(-1)
+        return [{"label": self.labels[int(b)], "confidence": float(p[b]),
+                 "probabilities": {lab: float(v) for lab, v in zip(self.labels, p.tolist(), strict=True)}}
+                for p, b in zip(probs, best, strict=True)]
+
+    def explain(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+        """Predictions plus each token's attention weight, where the model pools with attention."""
+        probs, attention, tokens = self._run(list(texts), batch_size)
+        out = []
+        for i, p in enumerate(probs):
+            b = int(p.argmax())
+            weights = attention[i]
+            out.append({"label": self.labels[b], "confidence": float(p[b]), "tokens": tokens[i],
+                        "attention": weights})
+        return out
+
+    @property
+    def has_attention(self) -> bool:
+        return getattr(self.config.model, "pooling", "") == "attention"
+
+
+def load(model_dir: Path, device: str = "cpu") -> Classifier:
+    return Classifier(model_dir, device=device)
+
+
+def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
+             log=print) -> dict[str, Any]:
+    options = options or {}
+    cfg = predictor.config.data
+    data_cfg = ClassifyDataConfig(data=data, text_column=options.get("text_column") or cfg.text_column,
+                                  label_column=options.get("label_column") or cfg.label_column)
+    examples = load_split(data_cfg, split)
+    unknown = sorted(set(examples.labels) - set(predictor.labels))
+    if unknown:
+        raise SeqlabError(f"{data} ({split}) has labels the model does not know: {', '.join(unknown[:5])} "
+                          f"(model labels: {', '.join(predictor.labels)})")
+    started = time.monotonic()
+    predictions = predictor.predict(examples.texts, batch_size=options.get("batch_size") or 256)
+    seconds = time.monotonic() - started
+    index = {lab: i for i, lab in enumerate(predictor.labels)}
+    report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
+                                   predictor.labels)
+    report.update({"data": data, "split": split, "seconds": seconds, "examples_per_s": len(examples) / max(seconds, 1e-9)})
+    return report
+
+
+register_task(TaskSpec(name="classify", description="text classification (sentiment, topics, ...)",
+                       schema=SCHEMA, train=train, load=load, evaluate=evaluate))

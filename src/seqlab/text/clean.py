@@ -1,0 +1,29 @@
+"""Switchable text cleaning, applied identically at training and prediction time."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_HTML_TAG = re.compile(r"<[^>]{0,200}>")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(text: str, *, strip_html: bool = True, strip_urls: bool = False, lowercase: bool = True,
+               normalize_unicode: bool = True) -> str:
+    """Return ``text`` cleaned with the chosen steps.
+
+    HTML tags such as IMDB's ``<br />`` become a space (not nothing) so that the
+    words on either side stay apart; unicode is NFKC-normalised so that
+    typographic spaces and ligatures tokenise like their plain forms.
+    """
+    if normalize_unicode:
+        text = unicodedata.normalize("NFKC", text)
+    if strip_html:
+        text = _HTML_TAG.sub(" ", text)
+    if strip_urls:
+        text = _URL.sub(" ", text)
+    if lowercase:
+        text = text.lower()
+    return _SPACES.sub(" ", text).strip()

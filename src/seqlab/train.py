@@ -1,0 +1,399 @@
+"""The one trainer for every task. It knows a task only through :class:`TrainableTask`.
+
+Like minGPT's trainer, nothing here knows what the model is: the task turns a
+batch into a loss and validation into metrics; the trainer owns the
+optimisation loop, schedules, clipping, mixed precision, early stopping,
+checkpoints and resume, progress and logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from seqlab.errors import SeqlabError
+
+CHECKPOINT = "checkpoint.pt"
+LOG_FILE = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = field(default=5, metadata={"help": "passes over the training data"})
+    batch_size: int = field(default=64, metadata={"help": "examples per batch"})
+    max_tokens: int | None = field(default=None, metadata={"help": "token budget per batch (padding counted)"})
+    lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    schedule: str = field(default="none", metadata={
+        "help": "learning-rate schedule: none | plateau | linear | cosine | onecycle | inverse_sqrt",
+        "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
+    warmup: float = field(default=0.0, metadata={"help": "warm-up: a fraction of all steps (<1) or a step count"})
+    clip: float | None = field(default=1.0, metadata={"help": "clip the gradient norm to this (none: off)"})
+    patience: int | None = field(default=3, metadata={"help": "stop after this many evaluations without improvement"})
+    metric: str | None = field(default=None, metadata={"help": "validation metric for early stopping/best model"})
+    eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: each epoch)"})
+    seed: int = field(default=42, metadata={"help": "random seed (weights, shuffling, dropout)"})
+    threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: all cores)"})
+    max_time: float | None = field(default=None, metadata={"help": "stop training after this many minutes"})
+    precision: str = field(default="fp32", metadata={
+        "help": "fp32 | bf16 (autocast; fast on CPUs with AVX-512 BF16 and on GPUs) | fp16 (GPU only)",
+        "choices": ["fp32", "bf16", "fp16"]})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise SeqlabError("epochs and batch_size must be at least 1")
+        if self.lr <= 0:
+            raise SeqlabError("lr must be positive")
+
+
+class TrainableTask(Protocol):
+    """What a task gives the trainer."""
+
+    model: nn.Module
+    default_metric: str
+    metric_modes: dict[str, str]  # metric -> "max" or "min"
+
+    def train_batches(self, generator: torch.Generator) -> Sequence[Any]:
+        """This epoch's batches, shuffled with ``generator`` (already on the right device or moved in loss)."""
+
+    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
+        """Mean loss of a batch and the number of examples (or tokens) it holds, for throughput."""
+
+    def validate(self) -> dict[str, float]:
+        """Metrics on the validation split, in eval mode and without gradients."""
+
+    def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
+        """Write the model directory (atomically) with the current weights."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqlabError(f"--device {name}: no CUDA GPU is available here")
+    return device
+
+
+def set_threads(threads: int | None) -> int:
+    """Use all cores by default; intra-op threads beyond the core count only add contention."""
+    n = threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def autocast_context(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise SeqlabError("fp16 needs a GPU; on a CPU use --precision bf16")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int):
+    """A per-step LambdaLR (or ReduceLROnPlateau, stepped per evaluation)."""
+    warmup = int(config.warmup * total_steps) if config.warmup < 1 else int(config.warmup)
+    kind = config.schedule
+    if kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
+    if kind == "onecycle":  # Smith & Topin 2019
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps, 1),
+                                                   pct_start=config.warmup if 0 < config.warmup < 1 else 0.3)
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if kind == "linear":
+            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        if kind == "cosine":
+            progress = (step - warmup) / max(1, total_steps - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        if kind == "inverse_sqrt":  # Vaswani et al. 2017
+            return math.sqrt(max(warmup, 1)) / math.sqrt(max(step + 1, max(warmup, 1)))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Optimizers:
+    """AdamW for dense parameters plus SparseAdam for sparse embedding tables, stepped as one.
+
+    A fastText-style bag has millions of n-gram rows; a dense optimizer would
+    touch every row every step, a sparse one only the rows in the batch.
+    """
+
+    def __init__(self, dense: list[dict[str, Any]], sparse: list[nn.Parameter], lr: float) -> None:
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.dense_parameters = [p for group in dense for p in group["params"]]
+        if self.dense_parameters:
+            self.optimizers.append(torch.optim.AdamW([g for g in dense if g["params"]], lr=lr))
+        if sparse:
+            self.optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [g for opt in self.optimizers for g in opt.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+    def state_dict(self) -> list[dict[str, Any]]:
+        return [opt.state_dict() for opt in self.optimizers]
+
+    def load_state_dict(self, states: list[dict[str, Any]]) -> None:
+        for opt, state in zip(self.optimizers, states, strict=True):
+            opt.load_state_dict(state)
+
+
+class Schedules:
+    """One schedule per optimizer, stepped together (per batch, or per evaluation for plateau)."""
+
+    def __init__(self, schedules: list[Any]) -> None:
+        self.schedules = schedules
+
+    def step_batch(self) -> None:
+        for s in self.schedules:
+            if not isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                s.step()
+
+    def step_eval(self, value: float) -> None:
+        for s in self.schedules:
+            if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                s.step(value)
+
+    def state_dict(self) -> list[dict[str, Any]]:
+        return [s.state_dict() for s in self.schedules]
+
+    def load_state_dict(self, states: list[dict[str, Any]]) -> None:
+        for s, state in zip(self.schedules, states, strict=True):
+            s.load_state_dict(state)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> Optimizers:
+    """Weight decay on matrices only (not biases, norms or embeddings), as in BERT and GPT recipes."""
+    sparse = [m.weight for m in model.modules()
+              if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse and m.weight.requires_grad]
+    sparse_ids = {id(p) for p in sparse}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in sparse_ids:
+            continue
+        (decay if p.dim() > 1 and "embedding" not in name else no_decay).append(p)
+    return Optimizers([{"params": decay, "weight_decay": cfg.weight_decay},
+                       {"params": no_decay, "weight_decay": 0.0}], sparse, cfg.lr)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_pos": random.getstate()[2]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    def __init__(self, task: TrainableTask, config: TrainConfig, out_dir: Path, *,
+                 run_config: dict[str, Any] | None = None, log=print) -> None:
+        config.validate()
+        self.task, self.config, self.out_dir, self.log = task, config, Path(out_dir), log
+        self.run_config = run_config or {}
+        self.metric = config.metric or task.default_metric
+        if self.metric not in task.metric_modes:
+            raise SeqlabError(f"--metric {self.metric!r}: choose one of {', '.join(task.metric_modes)}")
+        self.mode = task.metric_modes[self.metric]
+        self.device = pick_device(config.device)
+
+    def _better(self, value: float, best: float | None) -> bool:
+        return best is None or (value > best if self.mode == "max" else value < best)
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        cfg, task = self.config, self.task
+        set_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        model = task.model.to(self.device)
+        optimizer = make_optimizer(model, cfg)
+        steps_per_epoch = len(task.train_batches(torch.Generator().manual_seed(cfg.seed)))
+        total_steps = steps_per_epoch * cfg.epochs
+        scheduler = Schedules([make_schedule(opt, cfg, total_steps) for opt in optimizer.optimizers])
+        scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+        state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": []}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt_path = self.out_dir / CHECKPOINT
+        if resume:
+            state = self._load_checkpoint(ckpt_path, model, optimizer, scheduler)
+        log_fh = open(self.out_dir / LOG_FILE, "a" if resume else "w", encoding="utf-8")
+        started = time.monotonic()
+        deadline = started + cfg.max_time * 60 if cfg.max_time else None
+        stop_reason = None
+        try:
+            for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
+                if hasattr(task, "on_epoch_start"):  # e.g. a scheduled-sampling ratio that follows the epoch
+                    task.on_epoch_start(epoch)
+                model.train()
+                batches = task.train_batches(torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+                bar = _progress(batches, f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+                loss_sum, seen, epoch_start = 0.0, 0, time.monotonic()
+                for i, batch in enumerate(bar, 1):
+                    with autocast_context(self.device, cfg.precision):
+                        loss, count = task.loss(batch)
+                    if not torch.isfinite(loss):
+                        raise SeqlabError(f"the loss became {loss.item()} at step {state['step'] + 1}; "
+                                          "lower --lr or use --clip")
+                    optimizer.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.unscale_(optimizer)
+                    else:
+                        loss.backward()
+                    if cfg.clip:
+                        torch.nn.utils.clip_grad_norm_(optimizer.dense_parameters, cfg.clip)
+                    if scaler is not None:
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        optimizer.step()
+                    scheduler.step_batch()
+                    state["step"] += 1
+                    loss_sum += loss.item() * count
+                    seen += count
+                    rate = seen / max(1e-9, time.monotonic() - epoch_start)
+                    if hasattr(bar, "set_postfix"):
+                        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", rate=f"{rate:,.0f}/s")
+                    out_of_time = deadline is not None and time.monotonic() > deadline
+                    mid_eval = cfg.eval_every and state["step"] % cfg.eval_every == 0 and i < len(batches)
+                    if mid_eval or out_of_time:
+                        if self._evaluate(state, epoch, loss_sum / seen, seen, epoch_start, optimizer,
+                                          scheduler, log_fh, partial=True):
+                            stop_reason = "early stopping"
+                        model.train()
+                    if out_of_time:
+                        stop_reason = f"time budget of {cfg.max_time} minutes"
+                    if stop_reason:
+                        break
+                if hasattr(bar, "close"):
+                    bar.close()
+                if stop_reason is None and self._evaluate(state, epoch, loss_sum / max(seen, 1), seen, epoch_start,
+                                                          optimizer, scheduler, log_fh, partial=False):
+                    stop_reason = "early stopping"
+                state["epoch"] = epoch
+                self._save_checkpoint(ckpt_path, model, optimizer, scheduler, state)
+                if stop_reason:
+                    self.log(f"stopped: {stop_reason}")
+                    break
+        finally:
+            log_fh.close()
+        state["train_seconds"] = state.get("train_seconds", 0.0) + time.monotonic() - started
+        self._save_checkpoint(ckpt_path, model, optimizer, scheduler, state)
+        self._plot(state["history"])
+        return {"best": state["best"], "best_epoch": state["best_epoch"], "metric": self.metric,
+                "epochs_run": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
+                "history": state["history"]}
+
+    def _evaluate(self, state, epoch, train_loss, seen, epoch_start, optimizer, scheduler, log_fh,
+                  partial: bool) -> bool:
+        """Validate, log, keep the best model; return True when early stopping says stop."""
+        elapsed = time.monotonic() - epoch_start
+        metrics = self.task.validate()
+        if self.metric not in metrics:
+            raise SeqlabError(f"validation did not report {self.metric!r}")
+        value = metrics[self.metric]
+        scheduler.step_eval(value if self.mode == "max" else -value)
+        record = {"epoch": epoch, "step": state["step"], "partial_epoch": partial, "train_loss": train_loss,
+                  **{f"valid_{k}": v for k, v in metrics.items()}, "lr": optimizer.param_groups[0]["lr"],
+                  "examples_per_s": seen / max(elapsed, 1e-9), "epoch_seconds": elapsed}
+        state["history"].append(record)
+        log_fh.write(json.dumps(record) + "\n")
+        log_fh.flush()
+        improved = self._better(value, state["best"])
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        self.log(f"epoch {epoch} step {state['step']}: train loss {train_loss:.4f} | valid {shown}"
+                 f"{' (best)' if improved else ''}")
+        if improved:
+            state["best"], state["best_epoch"], state["bad_evals"] = value, epoch, 0
+            self.task.save(self.out_dir, {"valid": metrics, "epoch": epoch, "step": state["step"],
+                                          "metric": self.metric})
+            return False
+        state["bad_evals"] += 1
+        return self.config.patience is not None and state["bad_evals"] >= self.config.patience
+
+    def _save_checkpoint(self, path, model, optimizer, scheduler, state) -> None:
+        """Weights, optimizer, scheduler, RNG and progress; tensors and plain data only."""
+        import io
+
+        blob = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": json.dumps(state),
+                "config": json.dumps(self.run_config)}
+        buffer = io.BytesIO()
+        torch.save(blob, buffer)
+        write_atomic(path, buffer.getvalue())
+
+    def _load_checkpoint(self, path, model, optimizer, scheduler) -> dict[str, Any]:
+        if not path.exists():
+            raise SeqlabError(f"--resume: no checkpoint at {path}; train without --resume first")
+        try:
+            blob = torch.load(path, map_location=self.device, weights_only=True)
+            model.load_state_dict(blob["model"])
+            optimizer.load_state_dict(blob["optimizer"])
+            scheduler.load_state_dict(blob["scheduler"])
+        except Exception as exc:
+            raise SeqlabError(f"--resume: the checkpoint {path} does not fit this model ({exc})") from None
+        old_lr = json.loads(blob["config"]).get("train", {}).get("lr")
+        if old_lr is not None and old_lr != self.config.lr:  # resuming with a changed learning rate
+            for group in optimizer.param_groups:
+                group["lr"] = self.config.lr * group["lr"] / old_lr
+                group["initial_lr"] = self.config.lr
+            for sched in scheduler.schedules:
+                if hasattr(sched, "base_lrs"):
+                    sched.base_lrs = [self.config.lr for _ in sched.base_lrs]
+            self.log(f"resuming with lr {self.config.lr} (was {old_lr})")
+        _set_rng_state(blob["rng"])
+        state = json.loads(blob["state"])
+        self.log(f"resumed from {path} after epoch {state['epoch']} (step {state['step']})")
+        return state
+
+    def _plot(self, history: list[dict[str, Any]]) -> None:
+        if not history:
+            return
+        from seqlab.plots import training_curves
+
+        training_curves(history, self.out_dir / "curves.png")
+
+
+def _progress(batches, desc: str, enabled: bool):
+    if not enabled:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
