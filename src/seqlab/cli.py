@@ -74,10 +74,12 @@ def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
 
 def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
     from seqlab.api import load
+    from seqlab.modeldir import read_model_config
 
+    task = read_model_config(args.model_dir).get("task")
+    if task != "classify":
+        raise SeqlabError(f"{args.model_dir} holds a {task!r} model; 'predict' is for classifiers")
     model = load(args.model_dir)
-    if getattr(model, "task", "") != "classify":
-        raise SeqlabError(f"{args.model_dir} holds a {model.task!r} model; 'predict' is for classifiers")
     texts = _read_inputs(args)
     if args.explain:
         if not model.has_attention:

@@ -18,9 +18,9 @@ from seqlab.models.base import ClassifierOutput
 
 @dataclass
 class BagConfig:
-    emb_size: int = field(default=64, metadata={"help": "embedding size"})
+    emb_size: int = field(default=32, metadata={"help": "embedding size"})
     ngrams: int = field(default=2, metadata={"help": "bag model: use word n-grams up to this order (1 = words only)"})
-    buckets: int = field(default=2_000_000, metadata={"help": "bag model: hash buckets for n-grams"})
+    buckets: int = field(default=1_000_000, metadata={"help": "bag model: hash buckets for n-grams"})
     dropout: float = field(default=0.0, metadata={"help": "dropout"})
 
 

@@ -1,0 +1,157 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import seqlab
+from seqlab.cli import main
+from seqlab.errors import SeqlabError
+
+COLUMNS = {"text_column": "review", "label_column": "sentiment"}
+
+
+def _train(data, out, **settings):
+    base = {"data": str(data), **COLUMNS, "epochs": 3, "progress": False, "batch_size": 16, "min_freq": 1}
+    return seqlab.train("classify", out, log=lambda *_: None, **{**base, **settings})
+
+
+@pytest.mark.parametrize("settings", [
+    {"model": "bag", "emb_size": 16, "buckets": 1000, "lr": 0.05},
+    {"model": "rnn", "emb_size": 16, "hidden_size": 16, "lr": 0.01},
+    {"model": "transformer", "d_model": 16, "heads": 2, "layers": 1, "ff_size": 32, "lr": 0.003, "epochs": 4},
+])
+def test_each_model_learns_and_reloads_identically(tmp_path, reviews_csv, settings):
+    out = tmp_path / "model"
+    summary = _train(reviews_csv, out, **settings)
+    assert summary["best"] >= 0.9, summary["history"]
+    for name in ("config.json", "text.json", "model.safetensors", "metrics.json", "curves.png", "metrics.jsonl"):
+        assert (out / name).exists(), name
+    texts = ["A wonderful superb film.", "Dull and tedious plot.", "", "   "]
+    first = seqlab.load(out).predict(texts)
+    second = seqlab.load(out).predict(texts)
+    assert first == second
+    assert first[0]["label"] == "pos" and first[1]["label"] == "neg"
+    assert first[2]["confidence"] == pytest.approx(0.5)  # empty text: defined, uniform
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"] == "classify" and config["labels"] == ["neg", "pos"]
+    assert config["config"]["model"]["name"] == settings["model"]
+    assert "torch" in config["versions"]
+
+
+def test_multiclass_cross_entropy_and_explain(tmp_path, reviews_jsonl):
+    out = tmp_path / "m"
+    summary = seqlab.train("classify", out, data=str(reviews_jsonl), model="rnn", emb_size=16, hidden_size=16,
+                           epochs=4, lr=0.01, min_freq=1, progress=False, log=lambda *_: None)
+    assert summary["best"] > 0.8
+    clf = seqlab.load(out)
+    assert clf.labels == ["mixed", "neg", "pos"]
+    result = clf.explain(["a superb and wonderful movie"])[0]
+    assert result["label"] == "pos"
+    assert result["tokens"] == ["a", "superb", "and", "wonderful", "movie"]
+    assert len(result["attention"]) == 5 and sum(result["attention"]) == pytest.approx(1.0, abs=1e-4)
+    assert all(w > 0 for w in result["attention"])
+
+
+def test_batched_prediction_equals_one_by_one(tmp_path, reviews_csv):
+    out = tmp_path / "m"
+    _train(reviews_csv, out, model="rnn", emb_size=8, hidden_size=8, epochs=1)
+    clf = seqlab.load(out)
+    texts = ["great film", "a dull, dull, boring and terrible story of a camera", "plot", "superb"]
+    together = clf.predict(texts, batch_size=3)
+    alone = [clf.predict([t])[0] for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert a["label"] == b["label"] and a["confidence"] == pytest.approx(b["confidence"], abs=1e-5)
+
+
+def test_resume_continues_exactly(tmp_path, reviews_csv):
+    """2 epochs straight == 1 epoch, stop, resume for the 2nd (weights, RNG, optimizer all restored)."""
+    settings = {"model": "rnn", "emb_size": 8, "hidden_size": 8, "patience": None}
+    _train(reviews_csv, tmp_path / "straight", epochs=2, **settings)
+    _train(reviews_csv, tmp_path / "resumed", epochs=1, **settings)
+    summary = _train(reviews_csv, tmp_path / "resumed", epochs=2, resume=True, **settings)
+    assert summary["epochs_run"] == 2
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["model"]
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+
+
+def test_refuses_to_overwrite_and_resume_without_checkpoint(tmp_path, reviews_csv):
+    out = tmp_path / "m"
+    _train(reviews_csv, out, model="bag", buckets=1000, epochs=1)
+    with pytest.raises(SeqlabError, match="already holds a model"):
+        _train(reviews_csv, out, model="bag", buckets=1000, epochs=1)
+    with pytest.raises(SeqlabError, match="no checkpoint"):
+        _train(reviews_csv, tmp_path / "fresh", model="bag", resume=True)
+
+
+def test_cli_train_predict_evaluate(tmp_path, reviews_csv, capsys):
+    out = tmp_path / "cli"
+    code = main(["train", "classify", "--data", str(reviews_csv), "--text-column", "review", "--label-column",
+                 "sentiment", "--model", "bag", "--emb-size", "16", "--buckets", "1000", "--lr", "0.05", "--epochs", "2",
+                 "--min-freq", "1", "--no-progress", "--out", str(out)])
+    assert code == 0
+    capsys.readouterr()
+    assert main(["predict", str(out), "superb wonderful", "awful dull", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["label"] for x in lines] == ["pos", "neg"] and 0.5 < lines[0]["confidence"] <= 1
+    assert main(["evaluate", str(out), "--data", str(reviews_csv), "--split", "train", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] > 0.9 and report["count"] == 400
+    assert sum(map(sum, report["confusion"])) == 400
+    assert (out / "confusion-train.png").exists()
+
+
+def test_cli_user_errors_exit_2_without_traceback(tmp_path, reviews_csv, capsys):
+    cases = [
+        ["train", "classify", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "a")],
+        ["train", "classify", "--data", str(reviews_csv), "--out", str(tmp_path / "b")],  # wrong columns
+        ["train", "classify", "--model", "bag", "--cell", "gru", "--out", str(tmp_path / "c")],
+        ["predict", str(tmp_path / "no-model"), "text"],
+        ["evaluate", str(tmp_path)],
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("seqlab: error:") and "Traceback" not in err
+
+
+def test_damaged_or_foreign_model_directory(tmp_path, reviews_csv, capsys):
+    out = tmp_path / "m"
+    _train(reviews_csv, out, model="bag", buckets=1000, epochs=1)
+    config = json.loads((out / "config.json").read_text())
+    config["task"] = "translate"
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["predict", str(out), "hello"]) == 2
+    assert "translate" in capsys.readouterr().err
+    config["task"] = "classify"
+    (out / "config.json").write_text(json.dumps(config))
+    state = {k: v.clone() for k, v in load_file(str(out / "model.safetensors")).items()}  # no mmap kept
+    (out / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(SeqlabError, match="damaged"):
+        seqlab.load(out)
+    from safetensors.torch import save_file
+
+    state.pop("head.bias")
+    save_file(state, str(out / "model.safetensors"))
+    with pytest.raises(SeqlabError, match="does not fit"):
+        seqlab.load(out)
+
+
+def test_non_utf8_training_file(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"text,label\ngood,1\nbad \xff,0\n")
+    assert main(["train", "classify", "--data", str(path), "--out", str(tmp_path / "m")]) == 2
+    assert "line 3 is not valid UTF-8" in capsys.readouterr().err
+
+
+def test_long_texts_are_truncated_and_counted(tmp_path):
+    path = tmp_path / "long.tsv"
+    rows = [f"{' '.join(['great'] * 300)}\tpos" if i % 2 else f"{' '.join(['awful'] * 300)}\tneg" for i in range(40)]
+    path.write_text("text\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    summary = seqlab.train("classify", tmp_path / "m", data=str(path), model="bag", buckets=1000, max_len=50, epochs=1,
+                           min_freq=1, progress=False, log=lambda *_: None)
+    assert summary["stats"]["train_truncated_at_max_len"] == summary["stats"]["train_examples"]

@@ -1,0 +1,57 @@
+import argparse
+
+import pytest
+
+from seqlab.api import make_config
+from seqlab.errors import SeqlabError
+from seqlab.models.rnn import RNNConfig
+from seqlab.tasks.classify import SCHEMA
+
+
+def test_flags_reach_the_right_sections():
+    cfg = make_config("classify", settings={"model": "rnn", "cell": "lstm", "bidirectional": False,
+                                            "epochs": "3", "min_freq": 5, "embeddings": "glove-6b-50d"})
+    assert cfg.model_name == "rnn" and isinstance(cfg.model, RNNConfig)
+    assert cfg.model.cell == "lstm" and cfg.model.bidirectional is False
+    assert cfg.train.epochs == 3 and cfg.text.min_freq == 5 and cfg.vectors.embeddings == "glove-6b-50d"
+
+
+def test_flag_of_another_model_is_refused():
+    with pytest.raises(SeqlabError, match="--cell does not apply to --model bag"):
+        make_config("classify", settings={"model": "bag", "cell": "gru"})
+
+
+def test_bad_values_and_unknown_keys():
+    with pytest.raises(SeqlabError, match="not a valid int"):
+        make_config("classify", settings={"epochs": "three"})
+    with pytest.raises(SeqlabError, match="is not one of"):
+        make_config("classify", settings={"cell": "transformer"})
+    with pytest.raises(SeqlabError, match="unknown setting"):
+        SCHEMA.from_dict({"train": {"epoch": 3}})
+
+
+def test_toml_file_then_flags_override(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[model]\nname = "transformer"\nlayers = 3\n\n[train]\nepochs = 7\nlr = 0.0005\n')
+    cfg = make_config("classify", path, {"epochs": 2})
+    assert cfg.model_name == "transformer" and cfg.model.layers == 3
+    assert cfg.train.epochs == 2 and cfg.train.lr == 0.0005
+
+
+def test_yaml_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  name: bag\n  ngrams: 3\ntext:\n  max_len: 1000\n")
+    cfg = make_config("classify", path)
+    assert cfg.model.ngrams == 3 and cfg.text.max_len == 1000
+
+
+def test_saved_dict_rebuilds_the_same_config():
+    cfg = make_config("classify", settings={"model": "bag", "ngrams": 3, "lr": 0.1})
+    assert SCHEMA.from_dict(SCHEMA.to_dict(cfg)) == cfg
+
+
+def test_cli_parser_builds_flags_for_every_setting():
+    parser = argparse.ArgumentParser(argument_default=argparse.SUPPRESS)
+    SCHEMA.add_flags(parser)
+    args = vars(parser.parse_args(["--model", "rnn", "--cell", "gru", "--no-bidirectional", "--lr", "0.01"]))
+    assert args == {"model_name": "rnn", "cell": "gru", "bidirectional": False, "lr": "0.01"}
