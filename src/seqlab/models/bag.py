@@ -22,6 +22,8 @@ class BagConfig:
     ngrams: int = field(default=2, metadata={"help": "bag model: use word n-grams up to this order (1 = words only)"})
     buckets: int = field(default=1_000_000, metadata={"help": "bag model: hash buckets for n-grams"})
     dropout: float = field(default=0.0, metadata={"help": "dropout"})
+    token_dropout: float = field(default=0.0, metadata={
+        "help": "bag model: drop each word/n-gram of a text with this probability while training (word dropout)"})
 
 
 class BagClassifier(nn.Module):
@@ -31,7 +33,7 @@ class BagClassifier(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.EmbeddingBag(vocab_size + (config.buckets if config.ngrams > 1 else 0),
-                                         config.emb_size, mode="mean", padding_idx=pad_id,
+                                         config.emb_size, mode="sum", padding_idx=pad_id,
                                          sparse=True)  # only the rows in a batch get updates
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.emb_size, num_outputs)
@@ -42,8 +44,14 @@ class BagClassifier(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
         # ids (B, T) right-padded; flatten to ids (N,) + offsets (B,) so no padding is summed
         mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        if self.training and self.config.token_dropout > 0:
+            # word dropout (Iyyer et al. 2015, "Deep Unordered Composition"): average a random subset
+            mask = mask & (torch.rand(mask.shape, device=ids.device) >= self.config.token_dropout)
+        counts = mask.sum(1)  # (B,)
         flat = ids[mask]  # (N,)
-        offsets = torch.zeros_like(lengths)
-        offsets[1:] = torch.cumsum(lengths, 0)[:-1]
-        pooled = self.embedding(flat, offsets)  # (B, E); empty documents give zeros
+        offsets = torch.zeros_like(counts)
+        offsets[1:] = torch.cumsum(counts, 0)[:-1]
+        # a weighted sum with weights 1/count is the mean over the kept tokens
+        weights = (1.0 / counts.clamp(min=1).float()).repeat_interleave(counts)  # (N,)
+        pooled = self.embedding(flat, offsets, per_sample_weights=weights)  # (B, E); empty documents give zeros
         return ClassifierOutput(self.head(self.dropout(pooled)))

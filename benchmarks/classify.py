@@ -1,0 +1,186 @@
+"""IMDB sentiment benchmark: train each classifier, evaluate on the 25,000 test reviews, write RESULTS.md.
+
+Run from the repository root (SEQLAB_DATA must point at the data, e.g. ../shared/data):
+
+    SEQLAB_DATA=../shared/data python benchmarks/classify.py                 # all models
+    SEQLAB_DATA=../shared/data python benchmarks/classify.py --models bag rnn
+
+Each model trains in its own process (so its peak memory is its own), with the
+recipe below, validation carved from train (tuning happens on validation only).
+The table in benchmarks/RESULTS.md is generated from what this script measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "RESULTS.md"
+
+# name -> (CLI flags, time budget in minutes for training, target accuracy or None)
+RECIPES: dict[str, tuple[list[str], float | None, float | None]] = {
+    "bag": (["--model", "bag", "--ngrams", "2", "--buckets", "2000000", "--emb-size", "32", "--max-len", "3000",
+             "--lr", "0.01", "--batch-size", "32", "--epochs", "4", "--patience", "2"], 5, 0.915),
+    "rnn": (["--model", "rnn", "--cell", "gru", "--bidirectional", "--embeddings", "glove-6b-50d",
+             "--hidden-size", "128", "--pooling", "attention", "--max-len", "400", "--lr", "0.002",
+             "--batch-size", "64", "--epochs", "5", "--patience", "2"], 30, 0.90),
+    "transformer": (["--model", "transformer", "--d-model", "128", "--layers", "2", "--heads", "4",
+                     "--ff-size", "512", "--max-len", "400", "--lr", "0.0005", "--schedule", "cosine",
+                     "--warmup", "0.1", "--batch-size", "64", "--epochs", "6", "--precision", "bf16"], 30, None),
+    "pretrained": (["--model", "pretrained", "--encoder", "minilm", "--max-len", "256", "--lr", "0.00005",
+                    "--schedule", "linear", "--warmup", "0.1", "--batch-size", "16", "--epochs", "1",
+                    "--precision", "bf16", "--eval-every", "400"], 30, None),
+}
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def run_measured(cmd: list[str], log_path: Path) -> tuple[int, float, float]:
+    """Run a command; return (exit code, wall seconds, peak RSS in MiB) of that process alone."""
+    started = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code, time.monotonic() - started, usage.ru_maxrss / 1024
+
+
+def throughput(model_dir: Path, texts: list[str], batch_size: int, count: int) -> float:
+    import seqlab
+
+    model = seqlab.load(model_dir)
+    sample = (texts * (count // max(1, len(texts)) + 1))[:count]
+    model.predict(sample[: min(count, 32)], batch_size=batch_size)  # warm-up
+    started = time.perf_counter()
+    model.predict(sample, batch_size=batch_size)
+    return count / (time.perf_counter() - started)
+
+
+def bench(name: str, args: argparse.Namespace) -> dict:
+    flags, minutes, target = RECIPES[name]
+    minutes = args.minutes if args.minutes is not None else minutes
+    out = Path(args.out) / name
+    logs = Path(args.out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    seqlab_cmd = [sys.executable, "-m", "seqlab.cli"]
+    train_cmd = [*seqlab_cmd, "train", "classify", "--data", args.data, *flags, "--max-time", str(minutes),
+                 "--no-progress", "--out", str(out), "--overwrite"]
+    if args.threads:
+        train_cmd += ["--threads", str(args.threads)]
+    code, train_s, train_mem = run_measured(train_cmd, logs / f"{name}-train.log")
+    if code != 0:
+        return {"model": name, "error": f"training failed, see {logs / f'{name}-train.log'}"}
+    eval_json = logs / f"{name}-eval.json"
+    eval_cmd = [*seqlab_cmd, "evaluate", str(out), "--data", args.data, "--split", "test", "--json"]
+    started = time.monotonic()
+    with open(eval_json, "w") as fh:
+        subprocess.run(eval_cmd, stdout=fh, check=True)
+    eval_s = time.monotonic() - started
+    report = json.loads(eval_json.read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    from seqlab.data.classification import ClassifyDataConfig, load_split
+
+    texts = load_split(ClassifyDataConfig(data=args.data), "test").texts[:2000]
+    return {
+        "model": name, "flags": " ".join(flags), "minutes": minutes, "target": target,
+        "test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
+        "valid_accuracy": metrics["valid"]["accuracy"], "best_epoch": metrics["epoch"],
+        "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": eval_s,
+        "rate_batch1": throughput(out, texts, 1, args.throughput_count // 10),
+        "rate_batch256": throughput(out, texts, 256, args.throughput_count),
+        "params": _params(out),
+    }
+
+
+def _params(model_dir: Path) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as fh:
+        return sum(_prod(fh.get_slice(k).get_shape()) for k in fh.keys())
+
+
+def _prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def write_results(rows: list[dict], command: str) -> None:
+    lines = [
+        "<!-- classify:start (generated by benchmarks/classify.py; do not edit by hand) -->",
+        "## IMDB sentiment (classify)",
+        "",
+        f"Machine: {machine()}. Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `{command}`.",
+        "Training data: IMDB train (25,000) with 10% carved out for validation (seed 1234); test: 25,000 reviews.",
+        "",
+        "| model | test acc | macro-F1 | valid acc | train time | budget | peak mem | params | reviews/s @1 | reviews/s @256 | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['error']} |||||||||")
+            continue
+        target = r["target"]
+        verdict = "-" if target is None else (f">= {target:.1%}: " + ("met" if r["test_accuracy"] >= target else "**missed**"))
+        lines.append(
+            f"| {r['model']} | {r['test_accuracy']:.2%} | {r['test_macro_f1']:.4f} | {r['valid_accuracy']:.2%} | "
+            f"{r['train_seconds'] / 60:.1f} min | {r['minutes']:g} min | {r['train_peak_mib']:,.0f} MiB | "
+            f"{r['params']:,} | {r['rate_batch1']:,.0f} | {r['rate_batch256']:,.0f} | {verdict} |")
+    lines += ["", "Recipes (flags after `seqlab train classify --data imdb`):", ""]
+    lines += [f"- `{r['model']}`: `{r.get('flags', '')}`" for r in rows]
+    lines.append("<!-- classify:end -->")
+    section = "\n".join(lines)
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
+    start, end = "<!-- classify:start", "<!-- classify:end -->"
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, RESULTS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--data", default="imdb")
+    parser.add_argument("--out", default=str(ROOT / "runs"))
+    parser.add_argument("--minutes", type=float, default=None, help="override every model's training budget")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--throughput-count", type=int, default=5000)
+    args = parser.parse_args()
+    rows_path = Path(args.out) / "classify-rows.json"
+    previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+    for name in args.models:
+        print(f"== {name}", flush=True)
+        previous[name] = bench(name, args)
+        print(json.dumps(previous[name]), flush=True)
+        rows_path.parent.mkdir(parents=True, exist_ok=True)
+        rows_path.write_text(json.dumps(previous, indent=2))
+    rows = [previous[n] for n in RECIPES if n in previous]
+    write_results(rows, "python benchmarks/classify.py " + " ".join(sys.argv[1:]))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
