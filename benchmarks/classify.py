@@ -27,9 +27,9 @@ RESULTS = ROOT / "RESULTS.md"
 
 # name -> (CLI flags, time budget in minutes for training, target accuracy or None)
 RECIPES: dict[str, tuple[list[str], float | None, float | None]] = {
-    "bag": (["--model", "bag", "--ngrams", "2", "--buckets", "2000000", "--emb-size", "32", "--max-len", "3000",
+    "bag": (["--model", "bag", "--ngrams", "3", "--buckets", "2000000", "--emb-size", "32", "--max-len", "3000",
              "--lr", "0.01", "--batch-size", "32", "--epochs", "4", "--patience", "2"], 5, 0.915),
-    "rnn": (["--model", "rnn", "--cell", "gru", "--bidirectional", "--embeddings", "glove-6b-50d",
+    "rnn": (["--model", "rnn", "--cell", "lstm", "--bidirectional", "--embeddings", "glove-6b-50d",
              "--hidden-size", "128", "--pooling", "attention", "--max-len", "400", "--lr", "0.002",
              "--batch-size", "64", "--epochs", "5", "--patience", "2"], 30, 0.90),
     "transformer": (["--model", "transformer", "--d-model", "128", "--layers", "2", "--heads", "4",
@@ -169,12 +169,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--throughput-count", type=int, default=5000)
     args = parser.parse_args()
-    rows_path = Path(args.out) / "classify-rows.json"
-    previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+    rows_path = Path(args.out) / "classify-rows.json"  # rows of earlier runs are kept, so models can run apart
     for name in args.models:
         print(f"== {name}", flush=True)
-        previous[name] = bench(name, args)
-        print(json.dumps(previous[name]), flush=True)
+        row = bench(name, args)
+        print(json.dumps(row), flush=True)
+        previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+        previous[name] = row
         rows_path.parent.mkdir(parents=True, exist_ok=True)
         rows_path.write_text(json.dumps(previous, indent=2))
     rows = [previous[n] for n in RECIPES if n in previous]

@@ -155,3 +155,48 @@ def test_long_texts_are_truncated_and_counted(tmp_path):
     summary = seqlab.train("classify", tmp_path / "m", data=str(path), model="bag", buckets=1000, max_len=50, epochs=1,
                            min_freq=1, progress=False, log=lambda *_: None)
     assert summary["stats"]["train_truncated_at_max_len"] == summary["stats"]["train_examples"]
+
+
+def test_cli_config_file_and_stdin(tmp_path, reviews_csv, capsys, monkeypatch):
+    config = tmp_path / "run.toml"
+    config.write_text(f'[data]\ndata = "{reviews_csv}"\ntext_column = "review"\nlabel_column = "sentiment"\n\n'
+                      '[model]\nname = "bag"\nbuckets = 1000\nemb_size = 16\n\n[text]\nmin_freq = 1\n\n'
+                      '[train]\nepochs = 1\nlr = 0.05\nprogress = false\n')
+    out = tmp_path / "m"
+    assert main(["train", "classify", "--config", str(config), "--epochs", "2", "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["train"]["epochs"] == 2 and saved["model"]["buckets"] == 1000  # flag beat the file
+    capsys.readouterr()
+
+    class Stdin:
+        buffer = __import__("io").BytesIO("superb wonderful\nawful dull\n".encode())
+
+        def isatty(self):
+            return False
+
+    monkeypatch.setattr("sys.stdin", Stdin())
+    assert main(["predict", str(out)]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["pos", "neg"]
+
+
+def test_hub_fallback_when_nothing_local(monkeypatch, tmp_path):
+    """No path, no $SEQLAB_DATA/imdb: the hub is asked (a stand-in `datasets` module here, as CI is offline)."""
+    import sys
+    import types
+
+    class FakeSplit(dict):
+        features = {"label": types.SimpleNamespace(names=["neg", "pos"])}
+
+    calls = []
+
+    def load_dataset(name, split):
+        calls.append((name, split))
+        return FakeSplit(text=["good", "bad"], label=[1, 0])
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    monkeypatch.setenv("SEQLAB_DATA", str(tmp_path))
+    from seqlab.data.classification import ClassifyDataConfig, load_split
+
+    data = load_split(ClassifyDataConfig(data="imdb"), "test")
+    assert calls == [("stanfordnlp/imdb", "test")]
+    assert data.texts == ["good", "bad"] and data.labels == ["pos", "neg"]
