@@ -72,3 +72,18 @@ def test_pipeline_json_roundtrip_and_unknown_words():
     ids, toks = pipe.encode_with_tokens("good film")
     assert toks == ["good", "film"] and ids == [3, 2]  # ties ranked alphabetically: film=2, good=3
     assert pipe.encode("") == []
+
+
+@pytest.mark.parametrize("tokenizer,keep_punct", [("regex", True), ("regex", False), ("whitespace", True)])
+def test_fast_batched_encoder_matches_the_reference_path(tokenizer, keep_punct):
+    texts = ["Great<br />film!! It's <i>superb</i>, 10/10 — naïve café", "", "   ", "UNKNOWN words ... here",
+             "a\u202fb  https://example.com x" * 3]
+    cfg = TextConfig(tokenizer=tokenizer, keep_punct=keep_punct, max_len=12)
+    tok = make_tokenizer(tokenizer, keep_punct=keep_punct)
+    probe = TextPipeline(cfg, tok, Vocab.build([]))
+    vocab = Vocab.build([probe.tokens(t) for t in texts[:1]])
+    pipe = TextPipeline(cfg, tok, vocab)
+    ids, tokens = pipe.encode_many(texts, with_tokens=True)
+    assert ids == [pipe.encode(t) for t in texts]
+    assert [[t.lower() for t in toks] for toks in tokens] == [pipe.encode_with_tokens(t)[1] for t in texts]
+    assert clean_text(texts[0]) == pipe.clean(texts[0])

@@ -105,8 +105,11 @@ class HFTextPipeline:
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, truncation=True, max_length=self.max_len)["input_ids"]
 
-    def encode_many(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(texts, truncation=True, max_length=self.max_len)["input_ids"]
+    def encode_many(self, texts: list[str], with_tokens: bool = False):
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_len)["input_ids"]
+        if not with_tokens:
+            return ids
+        return ids, [self.tokenizer.convert_ids_to_tokens(i) for i in ids]
 
     def encode_with_tokens(self, text: str) -> tuple[list[int], list[str]]:
         ids = self.encode(text)

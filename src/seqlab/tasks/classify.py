@@ -311,16 +311,19 @@ class Classifier:
         load_weights(self.model_dir, self.model)
         self.model.to(self.device).eval()
 
-    def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
+    def _encode(self, texts: list[str], with_tokens: bool) -> tuple[list[np.ndarray], list[list[str]] | None]:
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             raise SeqlabError("predict() takes a list of strings")
-        pairs = [self.pipeline.encode_with_tokens(t) for t in texts]
-        docs = [np.asarray(ids, dtype=np.int64) for ids, _ in pairs]
-        return _model_inputs(self.model, docs, self.vocab_size), [toks for _, toks in pairs]
+        if with_tokens:
+            ids, tokens = self.pipeline.encode_many(list(texts), with_tokens=True)
+        else:
+            ids, tokens = self.pipeline.encode_many(list(texts)), None
+        docs = [np.asarray(i, dtype=np.int64) for i in ids]
+        return _model_inputs(self.model, docs, self.vocab_size), tokens
 
     @torch.no_grad()
-    def _run(self, texts: list[str], batch_size: int) -> tuple[torch.Tensor, list, list[list[str]]]:
-        docs, tokens = self._encode(texts)
+    def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False):
+        docs, tokens = self._encode(texts, with_tokens)
         probs = torch.empty(len(docs), len(self.labels))
         attention: list = [None] * len(docs)
         lengths = np.array([len(d) for d in docs])
@@ -331,7 +334,7 @@ class Classifier:
             if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
                 p[lens.eq(0)] = 1.0 / len(self.labels)
             probs[torch.tensor(batch)] = p
-            if out.attention is not None:
+            if out.attention is not None and tokens is not None:
                 for row, i in enumerate(batch):
                     attention[i] = out.attention[row, : len(tokens[i])].float().cpu().tolist()
         return probs, attention, tokens
@@ -349,7 +352,7 @@ class Classifier:
 
     def explain(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
         """Predictions plus each token's attention weight, where the model pools with attention."""
-        probs, attention, tokens = self._run(list(texts), batch_size)
+        probs, attention, tokens = self._run(list(texts), batch_size, with_tokens=True)
         out = []
         for i, p in enumerate(probs):
             b = int(p.argmax())

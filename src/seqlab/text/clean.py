@@ -1,4 +1,8 @@
-"""Switchable text cleaning, applied identically at training and prediction time."""
+"""Switchable text cleaning, applied identically at training and prediction time.
+
+The steps run as a Rust ``tokenizers`` normalizer, so the same cleaning is part
+of the fast batched encoder used at prediction time (see :mod:`seqlab.text.pipeline`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,22 @@ import unicodedata
 _HTML_TAG = re.compile(r"<[^>]{0,200}>")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
+
+
+def make_normalizer(*, strip_html: bool = True, strip_urls: bool = False, lowercase: bool = True,
+                    normalize_unicode: bool = True):
+    """A ``tokenizers`` normalizer doing exactly what :func:`clean_text` does."""
+    from tokenizers import Regex, normalizers
+
+    steps = [normalizers.NFKC()] if normalize_unicode else []
+    if strip_html:
+        steps.append(normalizers.Replace(Regex(_HTML_TAG.pattern), " "))
+    if strip_urls:
+        steps.append(normalizers.Replace(Regex(r"(?i)(?:https?://|www\.)\S+"), " "))
+    if lowercase:
+        steps.append(normalizers.Lowercase())
+    steps += [normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()]
+    return normalizers.Sequence(steps)
 
 
 def clean_text(text: str, *, strip_html: bool = True, strip_urls: bool = False, lowercase: bool = True,

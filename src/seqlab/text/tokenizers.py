@@ -9,7 +9,6 @@ its whole state is stored as the library's own JSON.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -38,7 +37,24 @@ class Tokenizer:
         return {"kind": self.kind}
 
 
-class RegexTokenizer(Tokenizer):
+class PreTokenizerBased(Tokenizer):
+    """A rule-based tokenizer run by a Rust ``tokenizers`` pre-tokenizer.
+
+    The same pre-tokenizer then drives the batched, multi-threaded encoder of
+    :class:`~seqlab.text.pipeline.TextPipeline`, so training and prediction
+    split text identically.
+    """
+
+    def pre_tokenizer(self):
+        raise NotImplementedError
+
+    def tokenize(self, text: str) -> list[str]:
+        if not hasattr(self, "_pre"):
+            self._pre = self.pre_tokenizer()
+        return [piece for piece, _ in self._pre.pre_tokenize_str(text)]
+
+
+class RegexTokenizer(PreTokenizerBased):
     """Words as ``\\b\\w+\\b``; with ``keep_punct`` also each punctuation mark as a token.
 
     Punctuation carries sentiment ("!!!", ":(") and is kept by default.
@@ -48,20 +64,26 @@ class RegexTokenizer(Tokenizer):
 
     def __init__(self, keep_punct: bool = True) -> None:
         self.keep_punct = keep_punct
-        self._pattern = re.compile(r"\w+|[^\w\s]" if keep_punct else r"\b\w+\b")
 
-    def tokenize(self, text: str) -> list[str]:
-        return self._pattern.findall(text)
+    def pre_tokenizer(self):
+        from tokenizers import Regex, pre_tokenizers
+
+        if self.keep_punct:  # whitespace splits, then every word run and every other mark stands alone
+            return pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                            pre_tokenizers.Split(Regex(r"\w+|[^\w\s]"), behavior="isolated")])
+        return pre_tokenizers.Split(Regex(r"[^\w]+"), behavior="removed")
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "keep_punct": self.keep_punct}
 
 
-class WhitespaceTokenizer(Tokenizer):
+class WhitespaceTokenizer(PreTokenizerBased):
     kind = "whitespace"
 
-    def tokenize(self, text: str) -> list[str]:
-        return text.split()
+    def pre_tokenizer(self):
+        from tokenizers import pre_tokenizers
+
+        return pre_tokenizers.WhitespaceSplit()
 
 
 class CharTokenizer(Tokenizer):
