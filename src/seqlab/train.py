@@ -296,6 +296,8 @@ class Trainer:
                     rate = seen / max(1e-9, time.monotonic() - epoch_start)
                     if hasattr(bar, "set_postfix"):
                         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", rate=f"{rate:,.0f}/s")
+                    elif i % max(1, len(batches) // 10) == 0:  # no bar (logs, CI): a line every tenth
+                        self.log(f"epoch {epoch} batch {i}/{len(batches)}: loss {loss_sum / seen:.4f}, {rate:,.0f}/s")
                     out_of_time = deadline is not None and time.monotonic() > deadline
                     mid_eval = cfg.eval_every and state["step"] % cfg.eval_every == 0 and i < len(batches)
                     if mid_eval or out_of_time:
