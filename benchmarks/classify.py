@@ -31,7 +31,7 @@ RECIPES: dict[str, tuple[list[str], float | None, float | None]] = {
              "--lr", "0.01", "--batch-size", "32", "--epochs", "4", "--patience", "2"], 5, 0.915),
     "rnn": (["--model", "rnn", "--cell", "lstm", "--bidirectional", "--embeddings", "glove-6b-50d",
              "--hidden-size", "128", "--pooling", "attention", "--max-len", "400", "--lr", "0.002",
-             "--batch-size", "64", "--epochs", "5", "--patience", "2"], 30, 0.90),
+             "--batch-size", "64", "--epochs", "5", "--patience", "2", "--precision", "bf16"], 30, 0.90),
     "transformer": (["--model", "transformer", "--d-model", "128", "--layers", "2", "--heads", "4",
                      "--ff-size", "512", "--max-len", "400", "--lr", "0.0005", "--schedule", "cosine",
                      "--warmup", "0.1", "--batch-size", "64", "--epochs", "6", "--precision", "bf16"], 30, None),

@@ -1,0 +1,540 @@
+"""Translation: parallel text -> subword ids -> encoder-decoder -> loss, validation BLEU, saving, search.
+
+CPU (Multi30k German -> English)::
+
+    SEQLAB_DATA=../shared/data seqlab train translate --data multi30k --src de --tgt en \\
+        --model transformer --out runs/de-en --max-time 60 --precision bf16
+    seqlab translate runs/de-en "Ein Mann mit einem orangefarbenen Hut." --beam 5 --attention att.html
+    seqlab evaluate runs/de-en --data multi30k --split test_2016_flickr --beam 5
+
+One GPU: add ``--device cuda --precision bf16``.
+
+Text is tokenised once per (data, tokenizer settings) and cached; epochs only re-batch
+the cached ids. Validation decodes the whole validation set greedily (batched) and
+scores detokenised, cased output with sacreBLEU against the raw references.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqlab.config import TaskConfigSchema
+from seqlab.data.batching import bucket_batches, pad_batch
+from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
+from seqlab.data.parallel import ParallelTexts, TranslateDataConfig, load_split, load_train_valid
+from seqlab.decode import Hypotheses, beam_search, greedy_search, unk_replace
+from seqlab.errors import SeqlabError
+from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
+from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
+from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
+from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, UNK_ID, SubwordTokenizer, display_token
+from seqlab.train import TrainConfig, Trainer, pick_device
+
+TEXT_FILE = "text.json"
+
+# name -> (config class, model class); every model: Model(config, src_vocab_size, tgt_vocab_size, pad_id)
+TRANSLATORS = {
+    "transformer": (TransformerSeq2SeqConfig, TransformerSeq2Seq),
+    "rnn": (RNNSeq2SeqConfig, RNNSeq2Seq),
+}
+
+
+@dataclass
+class TranslateTextConfig:
+    tokenizer: str = field(default="bpe", metadata={
+        "help": "bpe (subwords, Sennrich et al. 2016) | word (words and punctuation, rare ones -> <unk>)",
+        "choices": list(KINDS)})
+    vocab_size: int = field(default=8000, metadata={"help": "vocabulary size (BPE merges + alphabet, or words)"})
+    joint_vocab: bool = field(default=True, metadata={
+        "help": "one vocabulary for source and target (needed by --share-embeddings)"})
+    min_frequency: int = field(default=2, metadata={"help": "a BPE merge or word must occur this often"})
+    max_src_len: int = field(default=100, metadata={"help": "drop training pairs with a longer source (tokens)"})
+    max_tgt_len: int = field(default=100, metadata={"help": "drop training pairs with a longer target (tokens)"})
+
+    def validate(self) -> None:
+        if self.vocab_size < 10 or self.min_frequency < 1 or self.max_src_len < 1 or self.max_tgt_len < 1:
+            raise SeqlabError("vocab_size >= 10, min_frequency >= 1 and max_src_len/max_tgt_len >= 1 are required")
+
+
+@dataclass
+class ObjectiveConfig:
+    label_smoothing: float = field(default=0.1, metadata={
+        "help": "label smoothing of the cross-entropy (Szegedy et al. 2016); padding is ignored"})
+    tf_schedule: str = field(default="linear", metadata={
+        "help": "rnn teacher forcing over epochs: linear (1.0 -> --teacher-forcing) | constant",
+        "choices": ["linear", "constant"]})
+
+    def validate(self) -> None:
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise SeqlabError("label_smoothing must be in [0, 1)")
+
+
+@dataclass
+class DecodingConfig:
+    beam: int = field(default=5, metadata={"help": "beam size for translate/evaluate (1: greedy)"})
+    length_penalty: float = field(default=0.6, metadata={"help": "GNMT length penalty alpha (Wu et al. 2016)"})
+    max_len_ratio: float = field(default=1.5, metadata={"help": "at most ratio * source length + extra tokens"})
+    max_len_extra: int = field(default=10, metadata={"help": "see --max-len-ratio"})
+
+
+@dataclass
+class TranslateTrainConfig(TrainConfig):
+    """The shared trainer's settings with defaults for translation (Vaswani et al. 2017)."""
+
+    epochs: int = field(default=30, metadata={"help": "passes over the training data"})
+    batch_size: int = field(default=256, metadata={"help": "at most this many sentence pairs per batch"})
+    max_tokens: int | None = field(default=4096, metadata={
+        "help": "token budget per batch (longest of source/target x pairs, padding counted)"})
+    lr: float = field(default=5e-4, metadata={"help": "peak learning rate (AdamW)"})
+    weight_decay: float = field(default=0.0001, metadata={"help": "AdamW weight decay"})
+    schedule: str = field(default="inverse_sqrt", metadata={
+        "help": "learning-rate schedule: none | plateau | linear | cosine | onecycle | inverse_sqrt",
+        "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
+    warmup: float = field(default=400, metadata={"help": "warm-up: a fraction of all steps (<1) or a step count"})
+    patience: int | None = field(default=5, metadata={"help": "stop after this many evaluations without improvement"})
+
+
+@dataclass
+class TranslateConfig:
+    data: TranslateDataConfig = field(default_factory=TranslateDataConfig)
+    text: TranslateTextConfig = field(default_factory=TranslateTextConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    train: TranslateTrainConfig = field(default_factory=TranslateTrainConfig)
+    model_name: str = "transformer"
+    model: Any = None
+
+
+SCHEMA = TaskConfigSchema(TranslateConfig, {name: cfg for name, (cfg, _) in TRANSLATORS.items()})
+
+
+# ---------------------------------------------------------------------------- tokenisation (cached)
+@dataclass
+class Tokenizers:
+    src: SubwordTokenizer
+    tgt: SubwordTokenizer
+    joint: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"joint": self.joint, "src": self.src.to_json(), "tgt": None if self.joint else self.tgt.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tokenizers:
+        src = SubwordTokenizer.from_json(data["src"])
+        tgt = src if data.get("joint") else SubwordTokenizer.from_json(data["tgt"])
+        return cls(src, tgt, bool(data.get("joint")))
+
+
+def _train_tokenizers(train: ParallelTexts, cfg: TranslateTextConfig) -> Tokenizers:
+    def fit(texts: list[str]) -> SubwordTokenizer:
+        return SubwordTokenizer.train(texts, cfg.tokenizer, cfg.vocab_size, cfg.min_frequency)
+
+    if cfg.joint_vocab:
+        tok = fit(train.src + train.tgt)
+        return Tokenizers(tok, tok, True)
+    return Tokenizers(fit(train.src), fit(train.tgt), False)
+
+
+def encode_splits(splits: dict[str, ParallelTexts], cfg: TranslateTextConfig,
+                  fixed: dict[str, Any] | None = None) -> tuple[Tokenizers, dict[str, tuple[list, list]]]:
+    """Train the tokenizer(s) on the training side (or use ``fixed``) and encode every split once (cached)."""
+    key = {"kind": "translate-subword", "tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size,
+           "joint": cfg.joint_vocab, "min_frequency": cfg.min_frequency,
+           "sources": {s: d.source for s, d in splits.items()},
+           "fixed": hashlib.sha1(json.dumps(fixed, sort_keys=True).encode()).hexdigest() if fixed else None}
+
+    def compute():
+        toks = Tokenizers.from_json(fixed) if fixed else _train_tokenizers(splits["train"], cfg)
+        arrays = {}
+        for split, data in splits.items():
+            for side, tok, texts in (("src", toks.src, data.src), ("tgt", toks.tgt, data.tgt)):
+                ragged = to_ragged(tok.encode_many(texts))
+                arrays[f"{split}.{side}.ids"], arrays[f"{split}.{side}.offsets"] = ragged["ids"], ragged["offsets"]
+        return arrays, toks.to_json()
+
+    arrays, meta = cached_arrays(key, compute)
+    toks = Tokenizers.from_json(meta)
+    encoded = {split: tuple([d.astype(np.int64) for d in from_ragged(arrays[f"{split}.{side}.ids"],
+                                                                     arrays[f"{split}.{side}.offsets"])]
+                            for side in ("src", "tgt"))
+               for split in splits}
+    return toks, encoded  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------- model pieces shared by training and use
+def build_model(config: TranslateConfig, toks: Tokenizers) -> torch.nn.Module:
+    model_cls = TRANSLATORS[config.model_name][1]
+    return model_cls(config.model, len(toks.src), len(toks.tgt), PAD_ID)
+
+
+def target_pair(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Target ids -> decoder input ``<sos> y`` and output ``y <eos>``."""
+    return np.concatenate([[SOS_ID], ids]), np.concatenate([ids, [EOS_ID]])
+
+
+def teacher_forced_loss(model, src: list[np.ndarray], tgt: list[np.ndarray], device: torch.device,
+                        max_tokens: int = 8192) -> tuple[float, int]:
+    """Summed token cross-entropy (no smoothing) and the token count, ``<eos>`` included."""
+    total, count = 0.0, 0
+    lengths = np.array([max(len(s), len(t) + 1) for s, t in zip(src, tgt, strict=True)])
+    for batch in bucket_batches(lengths, batch_size=256, max_tokens=max_tokens):
+        pairs = [target_pair(tgt[i]) for i in batch]
+        s, s_len = pad_batch([src[i] for i in batch], PAD_ID)
+        t_in, _ = pad_batch([p[0] for p in pairs], PAD_ID)
+        t_out, _ = pad_batch([p[1] for p in pairs], PAD_ID)
+        logits, _ = model(s.to(device), s_len.to(device), t_in.to(device))
+        t_out = t_out.to(device)
+        total += F.cross_entropy(logits.float().flatten(0, 1), t_out.flatten(), ignore_index=PAD_ID,
+                                 reduction="sum").item()
+        count += int(t_out.ne(PAD_ID).sum())
+    return total, count
+
+
+def search(model, src: list[np.ndarray], device: torch.device, *, beam: int = 1, nbest: int = 1,
+           length_penalty: float = 0.6, max_len_ratio: float = 1.5, max_len_extra: float = 10,
+           batch_size: int = 64, method: str = "auto") -> list[dict[str, Any]]:
+    """Batched greedy/beam search; per sentence (input order) ``tokens``, ``scores``, ``normalized``, ``attention``.
+
+    ``method`` "auto" uses greedy search for beam 1 (the same result, less work) and beam search otherwise.
+    """
+    use_greedy = method == "greedy" or (method == "auto" and beam == 1)
+    out: list[dict[str, Any]] = [{}] * len(src)
+    lengths = np.array([len(s) for s in src])
+    for batch in bucket_batches(lengths, batch_size=batch_size):
+        ids, lens = pad_batch([src[i] for i in batch], PAD_ID)
+        ids, lens = ids.to(device), lens.to(device)
+        if use_greedy:
+            hyps: Hypotheses = greedy_search(model, ids, lens, SOS_ID, EOS_ID, max_len_a=max_len_ratio,
+                                             max_len_b=max_len_extra, pad_id=PAD_ID)
+        else:
+            hyps = beam_search(model, ids, lens, SOS_ID, EOS_ID, beam_size=beam, length_penalty=length_penalty,
+                               max_len_a=max_len_ratio, max_len_b=max_len_extra, nbest=min(nbest, beam),
+                               pad_id=PAD_ID)
+        for row, i in enumerate(batch):
+            out[i] = {"tokens": hyps.tokens[row], "scores": hyps.scores[row],
+                      "normalized": hyps.normalized_scores[row], "attention": hyps.attention[row]}
+    return out
+
+
+def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, Any]:
+    """sacreBLEU BLEU and chrF of detokenised, cased output against raw references, with signatures."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    bleu, chrf = BLEU(), CHRF()
+    b, c = bleu.corpus_score(hypotheses, [references]), chrf.corpus_score(hypotheses, [references])
+    return {"bleu": b.score, "chrf": c.score, "signature": str(bleu.get_signature()),
+            "chrf_signature": str(chrf.get_signature())}
+
+
+# ---------------------------------------------------------------------------- training task
+class TranslateTask:
+    default_metric = "bleu"
+    metric_modes = {"bleu": "max", "chrf": "max", "loss": "min", "perplexity": "min"}
+
+    def __init__(self, config: TranslateConfig, log=print, fixed_tokenizers: dict[str, Any] | None = None) -> None:
+        self.config, self.log = config, log
+        config.text.validate()
+        config.objective.validate()
+        started = time.monotonic()
+        train, valid = load_train_valid(config.data)
+        self.toks, encoded = encode_splits({"train": train, "valid": valid}, config.text, fixed_tokenizers)
+        t = config.text
+        src, tgt = encoded["train"]
+        keep = [i for i, (s, g) in enumerate(zip(src, tgt, strict=True))
+                if 0 < len(s) <= t.max_src_len and 0 < len(g) <= t.max_tgt_len]
+        self.src = {"train": [src[i] for i in keep], "valid": encoded["valid"][0]}
+        self.tgt = {"train": [tgt[i] for i in keep], "valid": encoded["valid"][1]}
+        self.references = valid.tgt
+        self.stats = {"train_pairs": len(keep), "train_dropped_empty": train.dropped_empty,
+                      "train_dropped_too_long": len(src) - len(keep), "valid_pairs": len(valid),
+                      "valid_dropped_empty": valid.dropped_empty}
+        if not keep:
+            raise SeqlabError(f"no training pair is left after dropping those longer than {t.max_src_len}/"
+                              f"{t.max_tgt_len} tokens; raise --max-src-len/--max-tgt-len")
+        self.lengths = np.array([max(len(s), len(g) + 1) for s, g in zip(self.src["train"], self.tgt["train"],
+                                                                          strict=True)])
+        torch.manual_seed(config.train.seed)
+        self.model = build_model(config, self.toks)
+        self.device = pick_device(config.train.device)
+        self.teacher_forcing = 1.0
+        n_params = sum(p.numel() for p in self.model.parameters())
+        vocab = (f"joint {t.tokenizer} vocabulary {len(self.toks.src):,}" if self.toks.joint else
+                 f"{t.tokenizer} vocabularies {len(self.toks.src):,} / {len(self.toks.tgt):,}")
+        log(f"data: {config.data.src}->{config.data.tgt} {len(keep):,} train / {len(valid):,} valid pairs; "
+            f"filtered from train: {train.dropped_empty:,} with an empty side, "
+            f"{self.stats['train_dropped_too_long']:,} longer than {t.max_src_len}/{t.max_tgt_len} tokens; "
+            f"{vocab}; prepared in {time.monotonic() - started:.1f}s")
+        log(f"model: {config.model_name} with {n_params:,} parameters")
+
+    # -- the TrainableTask interface
+    def on_epoch_start(self, epoch: int) -> None:
+        """Scheduled sampling (Bengio et al. 2015) for the RNN: the gold-input ratio decays per epoch."""
+        final = getattr(self.config.model, "teacher_forcing", 1.0)
+        if self.config.model_name != "rnn" or final >= 1.0:
+            return
+        if self.config.objective.tf_schedule == "constant":
+            self.teacher_forcing = final
+        else:
+            progress = (epoch - 1) / max(1, self.config.train.epochs - 1)
+            self.teacher_forcing = 1.0 - (1.0 - final) * progress
+        self.log(f"epoch {epoch}: teacher forcing {self.teacher_forcing:.3f}")
+
+    def train_batches(self, generator: torch.Generator) -> list[list[int]]:
+        t = self.config.train
+        return bucket_batches(self.lengths, batch_size=t.batch_size, max_tokens=t.max_tokens, shuffle=True,
+                              generator=generator)
+
+    def loss(self, batch: list[int]) -> tuple[torch.Tensor, int]:
+        pairs = [target_pair(self.tgt["train"][i]) for i in batch]
+        src, src_len = pad_batch([self.src["train"][i] for i in batch], PAD_ID)
+        t_in, _ = pad_batch([p[0] for p in pairs], PAD_ID)
+        t_out, _ = pad_batch([p[1] for p in pairs], PAD_ID)
+        t_out = t_out.to(self.device)
+        logits, _ = self.model(src.to(self.device), src_len.to(self.device), t_in.to(self.device),
+                               teacher_forcing=self.teacher_forcing)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), t_out.flatten(), ignore_index=PAD_ID,
+                               label_smoothing=self.config.objective.label_smoothing)
+        return loss, int(t_out.ne(PAD_ID).sum())
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        total, count = teacher_forced_loss(self.model, self.src["valid"], self.tgt["valid"], self.device)
+        loss = total / max(count, 1)
+        metrics = {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+        if self.config.train.metric in (None, "bleu", "chrf"):
+            d = self.config.decoding
+            results = search(self.model, self.src["valid"], self.device, beam=1, max_len_ratio=d.max_len_ratio,
+                             max_len_extra=d.max_len_extra, batch_size=128)
+            hyps = [self.toks.tgt.decode(r["tokens"][0]) if r["tokens"] else "" for r in results]
+            scores = corpus_scores(hyps, self.references)
+            metrics = {"bleu": scores["bleu"], "chrf": scores["chrf"], **metrics}
+        return metrics
+
+    def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
+        save_model_dir(out_dir, task="translate", config=SCHEMA.to_dict(self.config),
+                       state_dict=self.model.state_dict(),
+                       extras={"languages": {"src": self.config.data.src, "tgt": self.config.data.tgt},
+                               "data_stats": self.stats},
+                       json_files={TEXT_FILE: self.toks.to_json()}, metrics=metrics)
+
+
+def train(config: TranslateConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
+    fixed = None
+    if resume and (Path(out_dir) / TEXT_FILE).is_file():  # continue with exactly the saved tokenizer
+        fixed = read_json(Path(out_dir), TEXT_FILE)
+    task = TranslateTask(config, log, fixed_tokenizers=fixed)
+    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
+    summary = trainer.fit(resume=resume)
+    summary["stats"] = task.stats
+    return summary
+
+
+# ---------------------------------------------------------------------------- use
+class Translator:
+    """A loaded translation model: ``translate`` sentences, look at their attention, ``evaluate``."""
+
+    task = "translate"
+
+    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
+        self.model_dir = Path(model_dir)
+        meta = read_model_config(model_dir, expect_task="translate")
+        self.config: TranslateConfig = SCHEMA.from_dict(meta["config"])
+        self.toks = Tokenizers.from_json(read_json(self.model_dir, TEXT_FILE))
+        self.device = torch.device(device)
+        self.model = build_model(self.config, self.toks)
+        load_weights(self.model_dir, self.model)
+        self.model.to(self.device).eval()
+
+    def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise SeqlabError("translate() takes a list of strings")
+        pairs = [self.toks.src.encode_with_tokens(t.strip()) for t in texts]
+        return [np.asarray(ids, dtype=np.int64) for ids, _ in pairs], [toks for _, toks in pairs]
+
+    def _detok(self, ids: list[int], attention: torch.Tensor, src_tokens: list[str], replace_unk: bool) -> str:
+        if replace_unk and UNK_ID in ids:
+            mixed = unk_replace([ids], [attention], [src_tokens], UNK_ID)[0]
+            return self.toks.tgt.decode_tokens([t if isinstance(t, str) else self.toks.tgt.id_to_token(t)
+                                                for t in mixed])
+        return self.toks.tgt.decode(ids)
+
+    @torch.no_grad()
+    def translate_detailed(self, texts: list[str], *, beam: int | None = None, nbest: int = 1,
+                           length_penalty: float | None = None, max_len_ratio: float | None = None,
+                           replace_unk: bool = False, batch_size: int = 64,
+                           method: str = "auto") -> list[dict[str, Any]]:
+        """Per sentence: ``translation``, ``score`` (log P), ``normalized_score``, ``nbest`` (list of those),
+        ``src_tokens``/``tgt_tokens`` (pieces) and ``attention`` ((target tokens, source tokens) list)."""
+        d = self.config.decoding
+        beam = d.beam if beam is None else beam
+        if beam < 1 or not 1 <= nbest <= beam:
+            raise SeqlabError(f"need --beam >= 1 and 1 <= --nbest <= --beam (got beam {beam}, nbest {nbest})")
+        src, src_tokens = self._encode(list(texts))
+        results = search(self.model, src, self.device, beam=beam, nbest=nbest,
+                         length_penalty=d.length_penalty if length_penalty is None else length_penalty,
+                         max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
+                         max_len_extra=d.max_len_extra, batch_size=batch_size, method=method)
+        out = []
+        for i, r in enumerate(results):
+            hyps = [{"translation": self._detok(toks, att, src_tokens[i], replace_unk), "score": score,
+                     "normalized_score": norm}
+                    for toks, att, score, norm in zip(r["tokens"], r["attention"], r["scores"], r["normalized"],
+                                                      strict=True)]
+            best = hyps[0] if hyps else {"translation": "", "score": float("-inf"), "normalized_score": float("-inf")}
+            out.append({**best, "nbest": hyps, "src_tokens": src_tokens[i],
+                        "tgt_ids": r["tokens"][0] if r["tokens"] else [],
+                        "tgt_tokens": self.toks.tgt.tokens(r["tokens"][0]) if r["tokens"] else [],
+                        "attention": r["attention"][0].tolist() if r["attention"] else []})
+        return out
+
+    def translate(self, texts: list[str], *, beam: int | None = None, batch_size: int = 64,
+                  **options: Any) -> list[str]:
+        """Translations of ``texts``, in order (beam size from the model's config unless given)."""
+        return [r["translation"] for r in self.translate_detailed(texts, beam=beam, batch_size=batch_size, **options)]
+
+    @torch.no_grad()
+    def attention_maps(self, text: str, tgt_ids: list[int]) -> tuple[list[str], list[str], np.ndarray]:
+        """Teacher-forced cross-attention of a source and its translation, every layer and head:
+        source pieces, target pieces (+ ``<eos>``), weights (layers, heads, T + 1, S)."""
+        src, pieces = self._encode([text])
+        src_tokens = pieces[0]
+        ids = torch.as_tensor(src[0], dtype=torch.long).view(1, -1)
+        if ids.size(1) == 0:
+            ids = torch.full((1, 1), PAD_ID, dtype=torch.long)
+            src_tokens = ["<pad>"]
+        tgt_in = torch.tensor([[SOS_ID, *tgt_ids]], dtype=torch.long)
+        maps = self.model.attention_maps(ids.to(self.device), torch.tensor([ids.size(1)], device=self.device),
+                                         tgt_in.to(self.device))  # (1, L, h, T, S)
+        return src_tokens, [*self.toks.tgt.tokens(tgt_ids), "<eos>"], maps[0].float().cpu().numpy()
+
+    @torch.no_grad()
+    def perplexity(self, sources: list[str], targets: list[str]) -> float:
+        src, _ = self._encode(sources)
+        tgt = [np.asarray(ids, dtype=np.int64) for ids in self.toks.tgt.encode_many(targets)]
+        total, count = teacher_forced_loss(self.model, src, tgt, self.device)
+        return math.exp(min(total / max(count, 1), 50.0))
+
+
+def load(model_dir: Path, device: str = "cpu") -> Translator:
+    return Translator(model_dir, device=device)
+
+
+def evaluate(predictor: Translator, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
+             log=print) -> dict[str, Any]:
+    """BLEU/chrF (sacreBLEU, detokenised cased output vs raw references), perplexity, speed."""
+    options = options or {}
+    cfg = predictor.config.data
+    pairs = load_split(TranslateDataConfig(data=data, src=cfg.src, tgt=cfg.tgt, heldout=cfg.heldout,
+                                           split_seed=cfg.split_seed), split)
+    beam = options.get("beam") or predictor.config.decoding.beam
+    batch_size = min(options.get("batch_size") or 64, 256)
+    predictor.translate(pairs.src[:2], beam=beam)  # warm-up: the first call pays one-time kernel set-up
+    started = time.monotonic()
+    hyps = predictor.translate(pairs.src, beam=beam, batch_size=batch_size)
+    seconds = time.monotonic() - started
+    report = corpus_scores(hyps, pairs.tgt)
+    report.update({"perplexity": predictor.perplexity(pairs.src, pairs.tgt), "data": data, "split": split,
+                   "pairs": len(pairs), "dropped_empty": pairs.dropped_empty, "beam": beam,
+                   "seconds": seconds, "sentences_per_s": len(pairs) / max(seconds, 1e-9)})
+    metrics_path = predictor.model_dir / "metrics.json"
+    if metrics_path.is_file():
+        valid = json.loads(metrics_path.read_text(encoding="utf-8")).get("valid", {})
+        if "perplexity" in valid:
+            report["valid_perplexity"] = valid["perplexity"]
+    log(f"sacreBLEU {report['signature']}")
+    return report
+
+
+# ---------------------------------------------------------------------------- the ``seqlab translate`` command
+def cmd_translate(args, _extra: dict) -> int:
+    from seqlab.api import load as load_any
+    from seqlab.cli import _read_inputs
+
+    task = read_model_config(args.model_dir).get("task")
+    if task != "translate":
+        raise SeqlabError(f"{args.model_dir} holds a {task!r} model; 'translate' needs a translation model "
+                          "(seqlab train translate ...)")
+    model = load_any(args.model_dir, device=args.device)
+    texts = _read_inputs(args)
+    results = model.translate_detailed(texts, beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty,
+                                       max_len_ratio=args.max_len_ratio, replace_unk=args.unk_replace,
+                                       batch_size=args.batch_size)
+    for text, r in zip(texts, results, strict=True):
+        if args.json:
+            print(json.dumps({"source": text, "translation": r["translation"], "score": r["score"],
+                              "normalized_score": r["normalized_score"], "nbest": r["nbest"]},
+                             ensure_ascii=False))
+        elif args.nbest > 1:
+            for rank, h in enumerate(r["nbest"], 1):
+                print(f"{rank}\t{h['normalized_score']:.4f}\t{h['translation']}")
+        else:
+            print(r["translation"])
+    if args.attention:
+        written = write_attention(model, texts, results, Path(args.attention), args.layer, args.head)
+        print(f"attention written to {', '.join(map(str, written))}", file=sys.stderr)
+    return 0
+
+
+def write_attention(model: Translator, texts: list[str], results: list[dict[str, Any]], path: Path,
+                    layer: int | None, head: int | None) -> list[Path]:
+    from seqlab.attention_view import attention_html, heatmap_png, map_choices, select_map
+
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".html", ".htm"):
+        raise SeqlabError(f"--attention {path}: write a .png heatmap or an .html page")
+    sentences = []
+    for text, r in zip(texts, results, strict=True):
+        src_tokens, tgt_tokens, maps = model.attention_maps(text, r["tgt_ids"])
+        sentences.append({"input": text, "translation": r["translation"], "source": src_tokens,
+                          "target": tgt_tokens, "maps": maps})
+    if suffix == ".png":
+        paths = [path] if len(sentences) == 1 else [path.with_name(f"{path.stem}-{i}{path.suffix}")
+                                                    for i in range(1, len(sentences) + 1)]
+        for p, s in zip(paths, sentences, strict=True):
+            weights, label = select_map(s["maps"], layer, head)
+            heatmap_png([display_token(t) for t in s["source"]], [display_token(t) for t in s["target"]],
+                        weights, p, title=f"{s['translation']}\n({label})")
+        return paths
+    attention_html([{"input": s["input"], "translation": s["translation"],
+                     "source": [display_token(t) for t in s["source"]],
+                     "target": [display_token(t) for t in s["target"]],
+                     "maps": map_choices(s["maps"]), "default": select_map(s["maps"], layer, head)[1]}
+                    for s in sentences], path, title=f"seqlab attention: {model.model_dir.name}")
+    return [path]
+
+
+def add_commands(subparsers) -> None:
+    p = subparsers.add_parser("translate", help="translate sentences (arguments, --file, or standard input)")
+    p.add_argument("model_dir")
+    p.add_argument("texts", nargs="*")
+    p.add_argument("--file", default=None, help="one sentence per line")
+    p.add_argument("--beam", type=int, default=None, help="beam size (default: the model's, 1 = greedy)")
+    p.add_argument("--nbest", type=int, default=1, help="show the n best translations (needs --beam >= n)")
+    p.add_argument("--length-penalty", type=float, default=None, help="GNMT alpha (default: the model's)")
+    p.add_argument("--max-len-ratio", type=float, default=None, help="at most ratio x source length (+ extra)")
+    p.add_argument("--unk-replace", action="store_true", help="copy the most-attended source piece for <unk>")
+    p.add_argument("--json", action="store_true", help="JSON lines with scores and the n best")
+    p.add_argument("--attention", default=None, metavar="OUT.png|OUT.html",
+                   help="heatmap (png) or an interactive page (html) of the cross-attention")
+    p.add_argument("--layer", type=int, default=None, help="transformer layer to show (1..L; default the last)")
+    p.add_argument("--head", type=int, default=None, help="head to show (1..h; default the average of the heads)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_translate)
+
+
+register_task(TaskSpec(name="translate", description="translation between two languages (Multi30k, eng-fra, ...)",
+                       schema=SCHEMA, train=train, load=load, evaluate=evaluate, add_commands=add_commands))
