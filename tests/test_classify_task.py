@@ -169,7 +169,7 @@ def test_cli_config_file_and_stdin(tmp_path, reviews_csv, capsys, monkeypatch):
     capsys.readouterr()
 
     class Stdin:
-        buffer = __import__("io").BytesIO("superb wonderful\nawful dull\n".encode())
+        buffer = __import__("io").BytesIO(b"superb wonderful\nawful dull\n")
 
         def isatty(self):
             return False

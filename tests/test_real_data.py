@@ -1,9 +1,9 @@
 """Real-data tests: read IMDB from $SEQLAB_DATA (../shared/data). They run, never skip, when CI=true."""
 
 import pytest
+from conftest import shared_data
 
 import seqlab
-from conftest import shared_data
 from seqlab.data.classification import ClassifyDataConfig, load_split, load_train_valid
 
 
