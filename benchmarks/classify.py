@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
@@ -42,15 +44,7 @@ RECIPES: dict[str, tuple[list[str], float | None, float | None]] = {
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return describe()
 
 
 def run_measured(cmd: list[str], log_path: Path) -> tuple[int, float, float]:

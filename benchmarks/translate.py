@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,21 +35,7 @@ MODELS = {
 
 
 def machine() -> str:
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    import torch
-
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    system = f"{platform.system()} {platform.release()}"
-    return f"{name}, {os.cpu_count()} logical cores{gpu}; {system}; torch {torch.__version__}"
+    return describe()
 
 
 def run_one(name: str, settings: dict, minutes: float, args: argparse.Namespace) -> dict:
