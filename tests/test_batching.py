@@ -50,3 +50,8 @@ def test_ragged_roundtrip_and_cache_hit(tmp_path, monkeypatch):
     assert second[0]["ids"].tolist() == first[0]["ids"].tolist()
     cached_arrays({"k": 2}, compute)
     assert len(calls) == 2
+
+
+def test_pad_batch_rounds_width_up_to_a_multiple():
+    ids, lengths = pad_batch([[1, 2, 3], [4]], pad_id=0, multiple=8)
+    assert ids.shape == (2, 8) and lengths.tolist() == [3, 1] and ids[0, 3:].eq(0).all()

@@ -35,6 +35,7 @@ from seqlab.train import TrainConfig, Trainer, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
+PAD_MULTIPLE = 8  # batch widths rounded up to a multiple of 8: fewer kernel shapes to cache
 
 
 @dataclass
@@ -240,7 +241,7 @@ class ClassifyTask:
                               shuffle=True, generator=generator)
 
     def _tensors(self, split: str, batch: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        ids, lengths = pad_batch([self.inputs[split][i] for i in batch], self.pad_id)
+        ids, lengths = pad_batch([self.inputs[split][i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
         return ids.to(self.device), lengths.to(self.device), self.targets[split][batch].to(self.device)
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, int]:
@@ -328,7 +329,7 @@ class Classifier:
         attention: list = [None] * len(docs)
         lengths = np.array([len(d) for d in docs])
         for batch in bucket_batches(lengths, batch_size=batch_size):
-            ids, lens = pad_batch([docs[i] for i in batch], self.pad_id)
+            ids, lens = pad_batch([docs[i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
             out = self.model(ids.to(self.device), lens.to(self.device))
             p = probabilities(out.logits).cpu()
             if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
