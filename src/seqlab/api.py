@@ -36,6 +36,9 @@ def train(task: str, out: str | Path, *, config: str | Path | None = None, resum
     return spec.train(cfg, out, resume=resume, log=log)
 
 
-def load(path: str | Path, device: str = "cpu") -> Any:
-    """Load a model directory; the object has the task's methods (``predict``, ``translate``, ...)."""
-    return load_model(path, device=device)
+def load(path: str | Path, device: str = "cpu", **options: Any) -> Any:
+    """Load a model directory; the object has the task's methods (``predict``, ``translate``, ...).
+
+    Classifiers also take ``precision="bf16"`` for faster inference on CPUs with AVX-512 BF16 and GPUs.
+    """
+    return load_model(path, device=device, **options)

@@ -79,7 +79,7 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
     task = read_model_config(args.model_dir).get("task")
     if task != "classify":
         raise SeqlabError(f"{args.model_dir} holds a {task!r} model; 'predict' is for classifiers")
-    model = load(args.model_dir)
+    model = load(args.model_dir, precision=args.precision)
     texts = _read_inputs(args)
     if args.explain:
         if not model.has_attention:
@@ -159,6 +159,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     pr.add_argument("--explain", action="store_true", help="show the tokens the model attended to")
     pr.add_argument("--top", type=int, default=10, help="with --explain: how many tokens to show")
     pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
     pr.set_defaults(func=cmd_predict)
 
     ve = commands.add_parser("vectors", help="nearest neighbours and analogies in word vectors")

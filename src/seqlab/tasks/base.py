@@ -44,9 +44,9 @@ def get_task(name: str) -> TaskSpec:
     return TASKS[name]
 
 
-def load_model(model_dir: str | Path, device: str = "cpu") -> Any:
-    """Load any model directory with its task's loader."""
+def load_model(model_dir: str | Path, device: str = "cpu", **options: Any) -> Any:
+    """Load any model directory with its task's loader (``options`` such as ``precision`` go to it)."""
     from seqlab.modeldir import read_model_config
 
     task = read_model_config(model_dir).get("task", "")
-    return get_task(task).load(Path(model_dir), device=device)
+    return get_task(task).load(Path(model_dir), device=device, **options)
