@@ -26,6 +26,17 @@ def cache_dir() -> Path:
     return Path(root).expanduser()
 
 
+def fingerprint(*paths: Path) -> str:
+    """A short hash of files' (or folders' files') paths, sizes and modification times: a cache key part."""
+    h = hashlib.sha1()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for p in files:
+            st = p.stat()
+            h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
 def key_hash(key: dict[str, Any]) -> str:
     blob = json.dumps({"v": CACHE_VERSION, **key}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.data.cache import fingerprint
 from seqlab.data.readers import TEXT_SUFFIXES, read_labelled
 from seqlab.data.registry import DatasetSpec, load_hub, local_dataset_dir, lookup, not_found_message
 from seqlab.errors import SeqlabError
@@ -44,15 +44,6 @@ class LabelledTexts:
         return LabelledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices], source)
 
 
-def _fingerprint(path: Path) -> str:
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha1()
-    for p in files:
-        st = p.stat()
-        h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
 def _find_split_file(folder: Path, split: str) -> Path | None:
     for alias in SPLIT_ALIASES.get(split, (split,)):
         for suffix in TEXT_SUFFIXES:
@@ -73,7 +64,7 @@ def _relabel(data: LabelledTexts, spec: DatasetSpec | None) -> LabelledTexts:
 
 def _read(path: Path, cfg: ClassifyDataConfig, spec: DatasetSpec | None) -> LabelledTexts:
     texts, labels = read_labelled(path, cfg.text_column, cfg.label_column)
-    return _relabel(LabelledTexts(texts, labels, f"{path}@{_fingerprint(path)}"), spec)
+    return _relabel(LabelledTexts(texts, labels, f"{path}@{fingerprint(path)}"), spec)
 
 
 def _is_split_folder(path: Path) -> bool:

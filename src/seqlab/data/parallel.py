@@ -13,11 +13,11 @@ two sides are only ever read and filtered together.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.data.cache import fingerprint
 from seqlab.data.readers import open_text_lines
 from seqlab.data.registry import DatasetSpec, load_hub, local_dataset_dir, lookup, register
 from seqlab.errors import SeqlabError
@@ -82,14 +82,6 @@ def clean_line(line: str) -> str:
     return line.rstrip("\n").strip()
 
 
-def _fingerprint(*paths: Path) -> str:
-    h = hashlib.sha1()
-    for p in paths:
-        st = p.stat()
-        h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
 def _drop_empty(src: list[str], tgt: list[str], source: str) -> ParallelTexts:
     keep = [i for i, (s, t) in enumerate(zip(src, tgt, strict=True)) if s and t]
     return ParallelTexts([src[i] for i in keep], [tgt[i] for i in keep], source, len(src) - len(keep))
@@ -106,7 +98,7 @@ def read_parallel_files(src_path: str | Path, tgt_path: str | Path) -> ParallelT
     if len(src) != len(tgt):
         raise SeqlabError(f"{src_path} has {len(src):,} lines but {tgt_path} has {len(tgt):,}; parallel files "
                           "must be line-aligned (one sentence per line, the same line count)")
-    return _drop_empty(src, tgt, f"{src_path}|{tgt_path}@{_fingerprint(src_path, tgt_path)}")
+    return _drop_empty(src, tgt, f"{src_path}|{tgt_path}@{fingerprint(src_path, tgt_path)}")
 
 
 def read_parallel_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1) -> ParallelTexts:
@@ -124,7 +116,7 @@ def read_parallel_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1
             raise SeqlabError(f"{path}: line {number} has no TAB; a tsv needs source<TAB>target on every line")
         src.append(cols[src_column].strip())
         tgt.append(cols[tgt_column].strip())
-    return _drop_empty(src, tgt, f"{path}#{src_column}{tgt_column}@{_fingerprint(path)}")
+    return _drop_empty(src, tgt, f"{path}#{src_column}{tgt_column}@{fingerprint(path)}")
 
 
 def _split_names(split: str) -> tuple[str, ...]:
