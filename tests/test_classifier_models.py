@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -25,6 +26,32 @@ def _forward_backward(model, num_outputs):
 def test_bag_forward_backward(ngrams):
     model = BagClassifier(BagConfig(emb_size=8, ngrams=ngrams, buckets=100), VOCAB, 3)
     _forward_backward(model, 3)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_nb_bag_forward_backward(outputs):
+    model = BagClassifier(BagConfig(ngrams=2, buckets=100, weighting="nb"), VOCAB, outputs)
+    model.fit_statistics([np.array([3, 4]), np.array([8, 9]), np.array([10])], torch.tensor([0, 1, 2]) % max(2, outputs))
+    with torch.no_grad():
+        model.feature_weights.weight.normal_()
+    _forward_backward(model, outputs)
+
+
+def test_nb_ratios_by_hand_and_binarised_documents():
+    # feature 3 in both positive documents and one negative, feature 4 in the negative one only
+    model = BagClassifier(BagConfig(ngrams=1, weighting="nb", nb_alpha=1.0), 6, 1)
+    model.fit_statistics([np.array([3, 3, 3]), np.array([3]), np.array([3, 4])], torch.tensor([1, 1, 0]))
+    # p = alpha + positive counts, q = alpha + negative counts; r = log(p / |p|) - log(q / |q|)
+    p = np.array([1, 1, 1, 3, 1, 1.0])
+    q = np.array([1, 1, 1, 2, 2, 1.0])
+    expected = np.log(p / p.sum()) - np.log(q / q.sum())
+    assert np.allclose(model.nb_ratios[:, 0].numpy(), expected, atol=1e-6)
+    with torch.no_grad():
+        model.feature_weights.weight.fill_(1.0)
+    ids, lengths = pad_batch([[3, 4], [3, 3, 4, 4, 4]])
+    logits = model(ids, lengths).logits
+    assert torch.allclose(logits[0], logits[1])  # a repeated feature counts once
+    assert logits[0].item() == pytest.approx(expected[3] + expected[4], abs=1e-5)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

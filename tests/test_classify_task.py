@@ -18,6 +18,7 @@ def _train(data, out, **settings):
 
 @pytest.mark.parametrize("settings", [
     {"model": "bag", "emb_size": 16, "buckets": 1000, "lr": 0.05},
+    {"model": "bag", "weighting": "nb", "ngrams": 2, "buckets": 1000, "lr": 0.05},
     {"model": "rnn", "emb_size": 16, "hidden_size": 16, "lr": 0.01},
     {"model": "transformer", "d_model": 16, "heads": 2, "layers": 1, "ff_size": 32, "lr": 0.003, "epochs": 4},
 ])

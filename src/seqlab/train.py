@@ -26,6 +26,7 @@ from seqlab.errors import SeqlabError
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FILE = "metrics.jsonl"
+TIMING_STEPS = 20  # steps measured before a time budget's first estimate of the schedule's length
 
 
 @dataclass
@@ -109,23 +110,52 @@ def autocast_context(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int):
-    """A per-step LambdaLR (or ReduceLROnPlateau, stepped per evaluation)."""
-    warmup = int(config.warmup * total_steps) if config.warmup < 1 else int(config.warmup)
+class Horizon:
+    """How many optimizer steps the schedule spans, and its warm-up; mutable so a time budget can set it.
+
+    With ``--max-time`` the epoch count is only an upper bound, and a cosine or linear
+    decay laid out over all epochs would stop while the rate is still high (and a
+    warm-up given as a fraction might never end). The trainer therefore re-estimates
+    the steps that fit in the remaining time (measured, evaluations included) and the
+    decay follows the budget instead. A fractional warm-up is fixed at the first estimate.
+    """
+
+    def __init__(self, total_steps: int, warmup: float) -> None:
+        self.total = max(1, total_steps)
+        self.warmup_setting = warmup
+        self.warmup = int(warmup * self.total) if warmup < 1 else int(warmup)
+        self.fixed_warmup = warmup >= 1
+
+    def set_total(self, total_steps: int) -> None:
+        self.total = max(1, total_steps)
+        if not self.fixed_warmup:
+            self.warmup = int(self.warmup_setting * self.total)
+            self.fixed_warmup = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "warmup": self.warmup, "fixed_warmup": self.fixed_warmup}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.total, self.warmup, self.fixed_warmup = state["total"], state["warmup"], state["fixed_warmup"]
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, horizon: Horizon):
+    """A per-step LambdaLR (or ReduceLROnPlateau, stepped per evaluation) over ``horizon``."""
     kind = config.schedule
     if kind == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=1)
-    if kind == "onecycle":  # Smith & Topin 2019
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(total_steps, 1),
+    if kind == "onecycle":  # Smith & Topin 2019; its length is fixed when it is built
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=horizon.total,
                                                    pct_start=config.warmup if 0 < config.warmup < 1 else 0.3)
 
     def factor(step: int) -> float:
+        warmup, total = horizon.warmup, horizon.total
         if warmup and step < warmup:
             return (step + 1) / warmup
         if kind == "linear":
-            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+            return max(0.0, (total - step) / max(1, total - warmup))
         if kind == "cosine":
-            progress = (step - warmup) / max(1, total_steps - warmup)
+            progress = (step - warmup) / max(1, total - warmup)
             return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         if kind == "inverse_sqrt":  # Vaswani et al. 2017
             return math.sqrt(max(warmup, 1)) / math.sqrt(max(step + 1, max(warmup, 1)))
@@ -250,18 +280,33 @@ class Trainer:
         model = task.model.to(self.device)
         optimizer = make_optimizer(model, cfg)
         steps_per_epoch = len(task.train_batches(torch.Generator().manual_seed(cfg.seed)))
-        total_steps = steps_per_epoch * cfg.epochs
-        scheduler = Schedules([make_schedule(opt, cfg, total_steps) for opt in optimizer.optimizers])
+        horizon = Horizon(steps_per_epoch * cfg.epochs, cfg.warmup)
+        scheduler = Schedules([make_schedule(opt, cfg, horizon) for opt in optimizer.optimizers])
         scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
-        state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": []}
+        state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": [],
+                 "horizon": horizon.state_dict()}
         self.out_dir.mkdir(parents=True, exist_ok=True)
         ckpt_path = self.out_dir / CHECKPOINT
         if resume:
             state = self._load_checkpoint(ckpt_path, model, optimizer, scheduler)
+            if "horizon" in state:
+                horizon.load_state_dict(state["horizon"])
         log_fh = open(self.out_dir / LOG_FILE, "a" if resume else "w", encoding="utf-8")
         started = time.monotonic()
         deadline = started + cfg.max_time * 60 if cfg.max_time else None
+        first_step = state["step"]
         stop_reason = None
+
+        def fit_horizon_to_budget() -> None:
+            """Steps that still fit in the time left at the rate measured so far (evaluations included)."""
+            done = state["step"] - first_step
+            if deadline is None or done == 0:
+                return
+            seconds_per_step = (time.monotonic() - started) / done
+            fit = state["step"] + int(max(0.0, deadline - time.monotonic()) / seconds_per_step)
+            horizon.set_total(min(steps_per_epoch * cfg.epochs, fit))
+            state["horizon"] = horizon.state_dict()
+
         try:
             for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
                 if hasattr(task, "on_epoch_start"):  # e.g. a scheduled-sampling ratio that follows the epoch
@@ -291,6 +336,8 @@ class Trainer:
                         optimizer.step()
                     scheduler.step_batch()
                     state["step"] += 1
+                    if state["step"] - first_step == TIMING_STEPS:  # the first estimate, once the pace is known
+                        fit_horizon_to_budget()
                     loss_sum += loss.item() * count
                     seen += count
                     rate = seen / max(1e-9, time.monotonic() - epoch_start)
@@ -315,6 +362,7 @@ class Trainer:
                                                           optimizer, scheduler, log_fh, partial=False):
                     stop_reason = "early stopping"
                 state["epoch"] = epoch
+                fit_horizon_to_budget()  # evaluation time is now part of the measured pace
                 self._save_checkpoint(ckpt_path, model, optimizer, scheduler, state)
                 if stop_reason:
                     self.log(f"stopped: {stop_reason}")

@@ -1,19 +1,31 @@
-"""Bag of words and hashed word n-grams: fastText (Joulin et al. 2017, "Bag of Tricks").
+"""Bag of words and hashed word n-grams, two ways.
 
-Every token id (word or hashed n-gram, see :mod:`seqlab.text.ngrams`) indexes
-one table; an ``EmbeddingBag`` averages a document's rows in one fused kernel
-using the flat ids + offsets layout (torchtext's AG_NEWS pattern), and a linear
-layer classifies the average. Fast enough to train on IMDB in about a minute.
+``weighting="mean"`` is fastText (Joulin et al. 2017, "Bag of Tricks"): every token id
+(word or hashed n-gram, see :mod:`seqlab.text.ngrams`) indexes one embedding table; an
+``EmbeddingBag`` averages a document's rows in one fused kernel using the flat ids +
+offsets layout (torchtext's AG_NEWS pattern), and a linear layer classifies the average.
+
+``weighting="nb"`` is NBSVM-style logistic regression (Wang & Manning 2012; with trigrams,
+Mesnil et al. 2015): each document is the *set* of its words and n-grams (binarised), each
+feature scaled by its Naive-Bayes log-count ratio ``r = log(p / |p|) - log(q / |q|)``
+measured on the training data, then one weight per feature and class. The ratios are a
+strong prior (a feature seen mostly in positive reviews starts out pointing that way), so
+the model generalises better than learned averages on long reviews: on IMDB it is the
+stronger of the two (see benchmarks/RESULTS.md). Multi-class data gets one-vs-rest ratios.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
-from seqlab.models.base import ClassifierOutput
+from seqlab.errors import SeqlabError
+from seqlab.models.base import ClassifierOutput, length_mask
+
+WEIGHTINGS = ("mean", "nb")
 
 
 @dataclass
@@ -24,6 +36,17 @@ class BagConfig:
     dropout: float = field(default=0.0, metadata={"help": "dropout"})
     token_dropout: float = field(default=0.0, metadata={
         "help": "bag model: drop each word/n-gram of a text with this probability while training (word dropout)"})
+    weighting: str = field(default="mean", metadata={
+        "help": "bag model: mean (fastText: averaged learned embeddings) | nb (NBSVM-style: binarised features "
+                "scaled by Naive-Bayes log-count ratios, a linear model; --emb-size and --dropout unused)",
+        "choices": list(WEIGHTINGS)})
+    nb_alpha: float = field(default=1.0, metadata={"help": "bag model, nb weighting: smoothing count of the ratios"})
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise SeqlabError(f"bag: weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
+        if self.nb_alpha <= 0:
+            raise SeqlabError(f"bag: nb_alpha must be positive, got {self.nb_alpha}")
 
 
 class BagClassifier(nn.Module):
@@ -32,8 +55,15 @@ class BagClassifier(nn.Module):
     def __init__(self, config: BagConfig, vocab_size: int, num_outputs: int, pad_id: int = 0) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.EmbeddingBag(vocab_size + (config.buckets if config.ngrams > 1 else 0),
-                                         config.emb_size, mode="sum", padding_idx=pad_id,
+        self.num_features = vocab_size + (config.buckets if config.ngrams > 1 else 0)
+        if config.weighting == "nb":
+            # one weight per (feature, class), updated sparsely; the ratios are fixed data, saved with the model
+            self.feature_weights = nn.Embedding(self.num_features, num_outputs, sparse=True)
+            nn.init.zeros_(self.feature_weights.weight)
+            self.bias = nn.Parameter(torch.zeros(num_outputs))
+            self.register_buffer("nb_ratios", torch.zeros(self.num_features, num_outputs))
+            return
+        self.embedding = nn.EmbeddingBag(self.num_features, config.emb_size, mode="sum", padding_idx=pad_id,
                                          sparse=True)  # only the rows in a batch get updates
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.emb_size, num_outputs)
@@ -41,12 +71,39 @@ class BagClassifier(nn.Module):
         with torch.no_grad():
             self.embedding.weight[pad_id].zero_()
 
+    @torch.no_grad()
+    def fit_statistics(self, docs: list[np.ndarray], targets: torch.Tensor) -> None:
+        """Naive-Bayes log-count ratios from the training documents (nb weighting; else nothing to do).
+
+        Binary targets (one output): ratio of positive to negative. More classes: each class
+        against the rest. Counts are of documents containing a feature (binarised).
+        """
+        if self.config.weighting != "nb":
+            return
+        outputs = self.nb_ratios.size(1)
+        classes = 2 if outputs == 1 else outputs
+        uniques = [np.unique(d) for d in docs]
+        flat = np.concatenate(uniques) if uniques else np.zeros(0, np.int64)
+        owner_class = np.repeat(targets.cpu().numpy(), [len(u) for u in uniques])
+        counts = np.bincount(owner_class * self.num_features + flat, minlength=classes * self.num_features)
+        counts = counts.reshape(classes, self.num_features).astype(np.float64)  # (K, F) documents with the feature
+        alpha = self.config.nb_alpha
+        present = counts + alpha  # (K, F)
+        absent = counts.sum(0, keepdims=True) - counts + alpha  # (K, F) the same feature in the other classes
+        log_p = np.log(present / present.sum(1, keepdims=True))
+        log_q = np.log(absent / absent.sum(1, keepdims=True))
+        ratios = log_p - log_q  # (K, F)
+        ratios = ratios[1:2] if outputs == 1 else ratios  # binary: class 1 against class 0
+        self.nb_ratios.copy_(torch.from_numpy(ratios.T.astype(np.float32)))  # (F, C)
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
-        # ids (B, T) right-padded; flatten to ids (N,) + offsets (B,) so no padding is summed
-        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths[:, None]  # (B, T)
+        mask = length_mask(lengths, ids.size(1))  # (B, T)
         if self.training and self.config.token_dropout > 0:
-            # word dropout (Iyyer et al. 2015, "Deep Unordered Composition"): average a random subset
+            # word dropout (Iyyer et al. 2015, "Deep Unordered Composition"): use a random subset
             mask = mask & (torch.rand(mask.shape, device=ids.device) >= self.config.token_dropout)
+        if self.config.weighting == "nb":
+            return ClassifierOutput(self._nb_logits(ids, mask))
+        # ids (B, T) right-padded; flatten to ids (N,) + offsets (B,) so no padding is summed
         counts = mask.sum(1)  # (B,)
         flat = ids[mask]  # (N,)
         offsets = torch.zeros_like(counts)
@@ -55,3 +112,12 @@ class BagClassifier(nn.Module):
         weights = (1.0 / counts.clamp(min=1).float()).repeat_interleave(counts)  # (N,)
         pooled = self.embedding(flat, offsets, per_sample_weights=weights)  # (B, E); empty documents give zeros
         return ClassifierOutput(self.head(self.dropout(pooled)))
+
+    def _nb_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sum over each document's distinct features of weight x ratio: (B, T) -> (B, C)."""
+        rows = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(ids)[mask]  # (N,) document of each id
+        keys = torch.unique(rows * self.num_features + ids[mask])  # (U,) distinct (document, feature) pairs
+        doc, feature = keys // self.num_features, keys % self.num_features
+        contributions = self.feature_weights(feature) * self.nb_ratios[feature]  # (U, C)
+        logits = torch.zeros(ids.size(0), contributions.size(1), device=ids.device, dtype=contributions.dtype)
+        return logits.index_add_(0, doc, contributions) + self.bias  # (B, C)

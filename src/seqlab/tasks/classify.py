@@ -67,7 +67,7 @@ def _encode_words(texts_by_split: dict[str, LabelledTexts], config: TextConfig,
     ``min_freq``/``max_vocab`` re-uses it: ids past the cut simply become ``<unk>``.
     """
     specials = (PAD, UNK)
-    key = {"kind": "classify-words", "text": config.cache_key(),
+    key = {"kind": "classify-words", "version": 2, "text": config.cache_key(),
            "sources": {s: d.source for s, d in texts_by_split.items()}}
 
     def compute():
@@ -223,6 +223,8 @@ class ClassifyTask:
             self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
         if not self.inputs["train"]:
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
+        if hasattr(self.model, "fit_statistics"):  # e.g. the Naive-Bayes ratios of an nb-weighted bag
+            self.model.fit_statistics(self.inputs["train"], self.targets["train"])
         truncated = sum(1 for d in encoded["train"] if len(d) >= config.text.max_len)
         self.stats["train_truncated_at_max_len"] = truncated
         self.lengths = {s: np.array([len(d) for d in docs]) for s, docs in self.inputs.items()}

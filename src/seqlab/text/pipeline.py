@@ -8,11 +8,12 @@ among the most reported problems of older toolkits.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from seqlab.errors import SeqlabError
-from seqlab.text.clean import make_normalizer
-from seqlab.text.tokenizers import PreTokenizerBased, Tokenizer, make_tokenizer, tokenizer_from_json
+from seqlab.text.clean import clean_text
+from seqlab.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
 from seqlab.text.vocab import Vocab
 
 
@@ -72,41 +73,18 @@ class TextPipeline:
         self.config = config
         self.tokenizer = tokenizer
         self.vocab = vocab
-        self.normalizer = make_normalizer(strip_html=config.strip_html, strip_urls=config.strip_urls,
-                                          lowercase=config.lowercase)
-        self._fast = None
-
-    def clean(self, text: str) -> str:
-        return self.normalizer.normalize_str(text)
-
-    def _fast_encoder(self):
-        """Cleaning + splitting + vocabulary lookup in one Rust ``tokenizers`` pipeline (batched, threaded).
-
-        Built from the very normalizer and pre-tokenizer that produced the
-        training tokens, so it gives the same ids as :meth:`encode`.
-        """
-        if self._fast is None and isinstance(self.tokenizer, PreTokenizerBased):
-            from tokenizers import Tokenizer as HFTokenizer
-            from tokenizers.models import WordLevel
-
-            fast = HFTokenizer(WordLevel(dict(self.vocab.stoi), unk_token=self.vocab.itos[self.vocab.unk_id]))
-            fast.normalizer = self.normalizer
-            fast.pre_tokenizer = self.tokenizer.pre_tokenizer()
-            self._fast = fast
-        return self._fast
+        self.clean = partial(clean_text, strip_html=config.strip_html, strip_urls=config.strip_urls,
+                             lowercase=config.lowercase)
 
     def encode_many(self, texts: list[str], with_tokens: bool = False):
-        """Ids (and, with ``with_tokens``, token strings) of many texts, truncated; fast path when possible."""
-        fast = self._fast_encoder()
-        if fast is None:
-            pairs = [self.encode_with_tokens(t) for t in texts]
-        else:
-            unk = self.vocab.unk_id
-            encodings = fast.encode_batch(list(texts), add_special_tokens=False)
-            # an unknown word is shown as written (its offsets point into the raw text), not as <unk>
-            pairs = [(e.ids, [tok if i != unk else text[a:b] for tok, i, (a, b) in zip(e.tokens, e.ids, e.offsets,
-                                                                                      strict=True)])
-                     for e, text in zip(encodings, texts, strict=True)]
+        """Ids (and, with ``with_tokens``, token strings) of many texts, truncated.
+
+        Rule-based tokenizers run per text in Python's ``re``; BPE encodes the batch in Rust.
+        """
+        cleaned = [self.clean(t) for t in texts]
+        token_lists = self.tokenizer.tokenize_many(cleaned)
+        encode = self.vocab.encode
+        pairs = [(encode(toks), toks) for toks in token_lists]
         c = self.config
         ids = [truncate(i, c.max_len, c.truncate) for i, _ in pairs]
         if not with_tokens:

@@ -9,6 +9,17 @@ from typing import Any
 PAD, UNK, SOS, EOS = "<pad>", "<unk>", "<sos>", "<eos>"
 
 
+class _WithDefault(dict):
+    """A dict whose missing keys give ``default``, so a lookup loop can stay in C (``map``)."""
+
+    def __init__(self, items: dict[str, int], default: int) -> None:
+        super().__init__(items)
+        self.default = default
+
+    def __missing__(self, key: str) -> int:
+        return self.default
+
+
 class Vocab:
     """Ids are stable: specials first (``<pad>`` is always 0), then tokens by falling frequency.
 
@@ -23,6 +34,7 @@ class Vocab:
             raise ValueError("vocabulary has duplicate tokens")
         self.pad_id = self.stoi.get(PAD, 0)
         self.unk_id = self.stoi.get(UNK, self.pad_id)
+        self._lookup = _WithDefault(self.stoi, self.unk_id)
 
     @classmethod
     def build(cls, token_lists: Iterable[list[str]], *, min_freq: int = 1, max_size: int | None = None,
@@ -51,8 +63,7 @@ class Vocab:
         return self.stoi.get(token, self.unk_id)
 
     def encode(self, tokens: list[str]) -> list[int]:
-        get, unk = self.stoi.get, self.unk_id
-        return [get(t, unk) for t in tokens]
+        return list(map(self._lookup.__getitem__, tokens))  # a C loop; unknown tokens -> <unk>
 
     def decode(self, ids: Iterable[int], *, skip_specials: bool = True) -> list[str]:
         special = set(self.specials) if skip_specials else set()

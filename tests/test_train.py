@@ -1,0 +1,102 @@
+"""The trainer on a tiny regression task: schedules, and a time budget that the decay follows."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from seqlab.train import Horizon, TrainConfig, Trainer, make_schedule
+
+train_module = importlib.import_module("seqlab.train")  # the module (seqlab.train is also the API function)
+
+
+class FakeClock:
+    """``time.monotonic`` that advances only when a training step runs."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class TinyTask:
+    """Fit y = 2x with one weight; each step costs ``seconds_per_step`` on the fake clock."""
+
+    default_metric = "loss"
+    metric_modes = {"loss": "min"}
+
+    def __init__(self, clock: FakeClock, seconds_per_step: float, batches_per_epoch: int = 10) -> None:
+        torch.manual_seed(0)
+        self.model = nn.Linear(1, 1, bias=False)
+        self.clock, self.seconds_per_step, self.batches_per_epoch = clock, seconds_per_step, batches_per_epoch
+        self.x = torch.linspace(-1, 1, 32).unsqueeze(1)
+
+    def train_batches(self, generator: torch.Generator) -> list[int]:
+        return list(range(self.batches_per_epoch))
+
+    def loss(self, batch: int) -> tuple[torch.Tensor, int]:
+        self.clock.now += self.seconds_per_step
+        return ((self.model(self.x) - 2 * self.x) ** 2).mean(), len(self.x)
+
+    def validate(self) -> dict[str, float]:
+        with torch.no_grad():
+            return {"loss": float(((self.model(self.x) - 2 * self.x) ** 2).mean())}
+
+    def save(self, out_dir, metrics) -> None:
+        (out_dir / "saved.json").write_text(json.dumps(metrics))
+
+
+def _lrs(schedule: str, warmup: float, total: int) -> list[float]:
+    model = nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = make_schedule(opt, TrainConfig(schedule=schedule, warmup=warmup, lr=1.0), Horizon(total, warmup))
+    lrs = []
+    for _ in range(total):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
+def test_warmup_then_cosine_and_linear_decay():
+    cosine = _lrs("cosine", 10, 110)
+    assert cosine[0] == pytest.approx(0.1) and cosine[9] == pytest.approx(1.0)
+    assert cosine[60] == pytest.approx(0.5 * (1 + math.cos(math.pi * 50 / 100)))
+    assert cosine[-1] < 0.01
+    linear = _lrs("linear", 0.1, 100)  # a fraction of all steps
+    assert linear[9] == pytest.approx(1.0) and linear[55] == pytest.approx(0.5)
+    inverse = _lrs("inverse_sqrt", 4, 50)
+    assert inverse[3] == pytest.approx(1.0) and inverse[15] == pytest.approx(math.sqrt(4 / 16))
+
+
+def test_time_budget_sets_the_schedule_length(tmp_path, monkeypatch):
+    """100 epochs would take 1,000 steps; a 60-second budget at 1 s a step fits ~60, and the decay ends there."""
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "time", clock)
+    task = TinyTask(clock, seconds_per_step=1.0)
+    config = TrainConfig(epochs=100, lr=0.1, schedule="cosine", warmup=0.1, max_time=1.0, patience=None,
+                         progress=False, threads=1)
+    summary = Trainer(task, config, tmp_path, log=lambda *_: None).fit()
+    assert 58 <= summary["steps"] <= 62, summary["steps"]
+    history = summary["history"]
+    assert history[-1]["lr"] < 0.01 * config.lr  # decayed to (almost) nothing by the end of the budget
+    peak = max(h["lr"] for h in history)
+    assert peak > 0.7 * config.lr  # the warm-up (10% of ~60 steps) ended and the rate reached its peak
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert json.loads(state["state"])["horizon"]["total"] <= 62
+
+
+def test_without_a_budget_the_schedule_spans_all_epochs(tmp_path):
+    clock = FakeClock()
+    task = TinyTask(clock, seconds_per_step=1.0)
+    config = TrainConfig(epochs=3, lr=0.1, schedule="linear", patience=None, progress=False, threads=1)
+    summary = Trainer(task, config, tmp_path, log=lambda *_: None).fit()
+    assert summary["steps"] == 30
+    lrs = [h["lr"] for h in summary["history"]]
+    assert lrs == pytest.approx([0.1 * 20 / 30, 0.1 * 10 / 30, 0.0], abs=1e-9)
