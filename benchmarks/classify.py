@@ -78,6 +78,17 @@ def throughput(model_dir: Path, texts: list[str], batch_size: int, count: int, p
     return count / (time.perf_counter() - started)
 
 
+def rates(model_dir: Path, args: argparse.Namespace) -> dict:
+    """Prediction throughput at batch 1 and 256 (fp32, and bf16 at 256), with this process's threads."""
+    from seqlab.data.classification import ClassifyDataConfig, load_split
+
+    texts = load_split(ClassifyDataConfig(data=args.data), "test").texts[:2000]
+    return {"rate_batch1": throughput(model_dir, texts, 1, args.throughput_count // 10),
+            "rate_batch256": throughput(model_dir, texts, 256, args.throughput_count),
+            "rate_batch256_bf16": throughput(model_dir, texts, 256, args.throughput_count, "bf16"),
+            "predict_threads": _torch_threads(), "rates_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
 def bench(name: str, args: argparse.Namespace) -> dict:
     flags, minutes, target = RECIPES[name]
     minutes = args.minutes if args.minutes is not None else minutes
@@ -93,26 +104,22 @@ def bench(name: str, args: argparse.Namespace) -> dict:
     if code != 0:
         return {"model": name, "error": f"training failed, see {logs / f'{name}-train.log'}"}
     eval_json = logs / f"{name}-eval.json"
-    eval_cmd = [*seqlab_cmd, "evaluate", str(out), "--data", args.data, "--split", "test", "--json"]
+    eval_precision = "bf16" if "bf16" in flags else "fp32"  # evaluate as trained (fp32 MiniLM on 25k: ~40 min)
+    eval_cmd = [*seqlab_cmd, "evaluate", str(out), "--data", args.data, "--split", "test", "--json",
+                "--precision", eval_precision]
     started = time.monotonic()
     with open(eval_json, "w") as fh:
         subprocess.run(eval_cmd, stdout=fh, check=True)
     eval_s = time.monotonic() - started
     report = json.loads(eval_json.read_text())
     metrics = json.loads((out / "metrics.json").read_text())
-    from seqlab.data.classification import ClassifyDataConfig, load_split
-
-    texts = load_split(ClassifyDataConfig(data=args.data), "test").texts[:2000]
     return {
         "model": name, "flags": " ".join(flags), "minutes": minutes, "target": target,
         "test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
         "valid_accuracy": metrics["valid"]["accuracy"], "best_epoch": metrics["epoch"],
-        "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": eval_s,
-        "rate_batch1": throughput(out, texts, 1, args.throughput_count // 10),
-        "rate_batch256": throughput(out, texts, 256, args.throughput_count),
-        "rate_batch256_bf16": throughput(out, texts, 256, args.throughput_count, "bf16"),
+        "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": eval_s, "eval_precision": eval_precision,
+        **rates(out, args),
         "threads": args.threads,
-        "predict_threads": _torch_threads(),
         "params": _params(out),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/classify.py " + " ".join(sys.argv[1:]),
@@ -177,7 +184,9 @@ def write_results(rows: list[dict]) -> None:
             f"{r['rate_batch1']:,.0f} | {r['rate_batch256']:,.0f} | "
             f"{bf16} | {'; '.join(verdicts) or '-'} | {r.get('date', '-')} |")
     lines += ["", "Recipes (flags after `seqlab train classify --data imdb`):", ""]
-    lines += [f"- `{r['model']}`: `{r.get('flags', '')}` (run as `{r.get('command', '-')}`)" for r in rows]
+    lines += [f"- `{r['model']}`: `{r.get('flags', '')}` (run as `{r.get('command', '-')}`; test evaluated in "
+              f"{r.get('eval_precision', 'fp32')}; rates measured {r.get('rates_date', r.get('date', '-'))})"
+              + (f"; {r['note']}" if r.get("note") else "") for r in rows]
     lines.append("<!-- classify:end -->")
     section = "\n".join(lines)
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
@@ -199,11 +208,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None, help="override every model's training budget")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--throughput-count", type=int, default=5000)
+    parser.add_argument("--rates-only", action="store_true",
+                        help="re-measure prediction throughput of already trained models (on an idle machine)")
     args = parser.parse_args()
     rows_path = ROOT / "classify-rows.json"  # measured rows of every run, kept so models can run apart
+    previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
     for name in args.models:
         print(f"== {name}", flush=True)
-        row = bench(name, args)
+        if args.rates_only:
+            if name not in previous or not (Path(args.out) / name / "model.safetensors").exists():
+                print(f"{name}: no trained model in {args.out} to measure; skipped", flush=True)
+                continue
+            row = {**previous[name], **rates(Path(args.out) / name, args)}
+        else:
+            row = bench(name, args)
         print(json.dumps(row), flush=True)
         previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
         previous[name] = row

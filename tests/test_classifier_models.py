@@ -26,6 +26,9 @@ def _forward_backward(model, num_outputs):
 def test_bag_forward_backward(ngrams):
     model = BagClassifier(BagConfig(emb_size=8, ngrams=ngrams, buckets=100), VOCAB, 3)
     _forward_backward(model, 3)
+    features = model.features(np.array([3, 4, 5]))
+    assert features[:3].tolist() == [3, 4, 5] and len(features) == 3 + 2 * (ngrams >= 2) + (ngrams >= 3)
+    assert (features[3:] >= VOCAB).all() and (features < VOCAB + 100).all()  # n-grams live after the words
 
 
 @pytest.mark.parametrize("outputs", [1, 3])
@@ -48,9 +51,10 @@ def test_nb_ratios_by_hand_and_binarised_documents():
     assert np.allclose(model.nb_ratios[:, 0].numpy(), expected, atol=1e-6)
     with torch.no_grad():
         model.feature_weights.weight.fill_(1.0)
-    ids, lengths = pad_batch([[3, 4], [3, 3, 4, 4, 4]])
+    docs = [model.features(np.array(d)) for d in ([3, 4], [3, 3, 4, 4, 4])]
+    assert [d.tolist() for d in docs] == [[3, 4], [3, 4]]  # binarised: a repeated feature counts once
+    ids, lengths = pad_batch(docs)
     logits = model(ids, lengths).logits
-    assert torch.allclose(logits[0], logits[1])  # a repeated feature counts once
     assert logits[0].item() == pytest.approx(expected[3] + expected[4], abs=1e-5)
 
 

@@ -28,7 +28,6 @@ from seqlab.modeldir import load_weights, read_json, read_model_config, save_mod
 from seqlab.models import CLASSIFIERS
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.text.ngrams import add_hashed_ngrams
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
 from seqlab.train import TrainConfig, Trainer, autocast_context, pick_device
@@ -122,12 +121,10 @@ def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipelin
             for s in texts_by_split}
 
 
-def _model_inputs(model: torch.nn.Module, docs: list[np.ndarray], vocab_size: int) -> list[np.ndarray]:
-    """Bag models read hashed n-grams too; they are appended once here, not per epoch."""
-    cfg = getattr(model, "config", None)
-    if getattr(model, "input_kind", "") == "ngrams" and cfg.ngrams > 1:
-        return [add_hashed_ngrams(d, cfg.ngrams, cfg.buckets, vocab_size) for d in docs]
-    return docs
+def _model_inputs(model: torch.nn.Module, docs: list[np.ndarray]) -> list[np.ndarray]:
+    """A model that reads more than word ids (a bag's hashed n-grams) derives them once here, not per epoch."""
+    features = getattr(model, "features", None)
+    return [features(d) for d in docs] if features is not None else docs
 
 
 # ---------------------------------------------------------------------------- model building
@@ -219,7 +216,7 @@ class ClassifyTask:
             self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
             docs = [encoded[split][i] for i in keep]
             self.stats[f"{split}_examples"] = len(docs)
-            self.inputs[split] = _model_inputs(self.model, docs, vocab_size)
+            self.inputs[split] = _model_inputs(self.model, docs)
             self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
         if not self.inputs["train"]:
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
@@ -324,7 +321,7 @@ class Classifier:
         else:
             ids, tokens = self.pipeline.encode_many(list(texts)), None
         docs = [np.asarray(i, dtype=np.int64) for i in ids]
-        return _model_inputs(self.model, docs, self.vocab_size), tokens
+        return _model_inputs(self.model, docs), tokens
 
     @torch.no_grad()
     def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False):
