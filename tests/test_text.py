@@ -3,8 +3,9 @@ import pytest
 
 from seqlab.errors import SeqlabError
 from seqlab.text import TextConfig, TextPipeline, Vocab, clean_text, make_tokenizer
-from seqlab.text.ngrams import add_hashed_ngrams
+from seqlab.text.ngrams import add_hashed_ngrams, ragged_distinct, ragged_hashed_ngrams
 from seqlab.text.pipeline import truncate
+from seqlab.text.ragged import split_ragged
 from seqlab.text.tokenizers import tokenizer_from_json
 
 
@@ -84,9 +85,36 @@ def test_batched_encoder_matches_the_one_by_one_path(tokenizer, keep_punct):
     vocab = Vocab.build([probe.tokens(t) for t in texts[:1]])
     pipe = TextPipeline(cfg, tok, vocab)
     ids, tokens = pipe.encode_many(texts, with_tokens=True)
-    assert ids == [pipe.encode(t) for t in texts]
+    assert [i.tolist() for i in ids] == [pipe.encode(t) for t in texts]
+    assert pipe.encode_many([]) == []
     assert tokens == [pipe.encode_with_tokens(t)[1] for t in texts]
     expected = {("regex", True): ["great", "film", "!", "!", "it", "'", "s"], ("regex", False): ["great", "film", "it", "s"],
                 ("whitespace", True): ["great", "film!!", "it's", "superb", ","]}[(tokenizer, keep_punct)]
     assert pipe.tokens(texts[0])[: len(expected)] == expected
-    assert clean_text(texts[0]) == pipe.clean(texts[0])
+    # cleaning may leave whitespace runs for these tokenizers: the tokens are those of fully cleaned text
+    assert all(pipe.tokenizer.tokenize(clean_text(t)) == pipe.tokens(t) for t in texts)
+
+
+def _reference_ngrams(ids: list[int], n: int, buckets: int, offset: int) -> list[int]:
+    """fastText's hash, one n-gram at a time in plain Python (wrapping at 2**64)."""
+    out = list(ids)
+    for order in range(2, n + 1):
+        for start in range(len(ids) - order + 1):
+            h = ids[start]
+            for k in range(1, order):
+                h = (h * 116049371 + ids[start + k]) % 2**64
+            out.append(h % buckets + offset)
+    return out
+
+
+def test_ragged_ngrams_and_distinct_match_one_document_at_a_time():
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(0, 50, size) for size in [0, 1, 2, 3, 7, 0, 12, 1, 5]]
+    lengths = np.array([len(d) for d in docs])
+    flat, out_lengths = ragged_hashed_ngrams(np.concatenate(docs), lengths, 3, buckets=97, offset=50)
+    pieces = split_ragged(flat, out_lengths)
+    assert [p.tolist() for p in pieces] == [_reference_ngrams(d.tolist(), 3, 97, 50) for d in docs]
+    assert [p.tolist() for p in pieces] == [add_hashed_ngrams(d, 3, 97, 50).tolist() for d in docs]
+    values, counts = ragged_distinct(flat, out_lengths, num_values=147)
+    assert [p.tolist() for p in split_ragged(values, counts)] == [sorted(set(p.tolist())) for p in pieces]
+    assert split_ragged(np.zeros(0, np.int64), np.zeros(0, np.int64)) == []

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from seqlab.text.ragged import split_ragged
+
 CACHE_ENV = "SEQLAB_CACHE"
 CACHE_VERSION = 1
 
@@ -82,4 +84,4 @@ def to_ragged(seqs: list[list[int]]) -> dict[str, np.ndarray]:
 
 
 def from_ragged(ids: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
-    return [ids[offsets[i]: offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return split_ragged(ids, np.diff(offsets))

@@ -123,8 +123,8 @@ def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipelin
 
 def _model_inputs(model: torch.nn.Module, docs: list[np.ndarray]) -> list[np.ndarray]:
     """A model that reads more than word ids (a bag's hashed n-grams) derives them once here, not per epoch."""
-    features = getattr(model, "features", None)
-    return [features(d) for d in docs] if features is not None else docs
+    features_many = getattr(model, "features_many", None)
+    return features_many(docs) if features_many is not None else docs
 
 
 # ---------------------------------------------------------------------------- model building
@@ -348,10 +348,9 @@ class Classifier:
         Empty or whitespace-only texts are defined: uniform probabilities, the first label.
         """
         probs, _, _ = self._run(list(texts), batch_size)
-        best = probs.argmax(-1)
-        return [{"label": self.labels[int(b)], "confidence": float(p[b]),
-                 "probabilities": {lab: float(v) for lab, v in zip(self.labels, p.tolist(), strict=True)}}
-                for p, b in zip(probs, best, strict=True)]
+        best = probs.argmax(-1).tolist()
+        return [{"label": self.labels[b], "confidence": p[b], "probabilities": dict(zip(self.labels, p, strict=True))}
+                for p, b in zip(probs.tolist(), best, strict=True)]
 
     def explain(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
         """Predictions plus each token's attention weight, where the model pools with attention."""

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import chain
 from typing import Any
+
+import numpy as np
 
 from seqlab.errors import SeqlabError
 from seqlab.text.clean import clean_text
+from seqlab.text.ragged import split_ragged
 from seqlab.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
 from seqlab.text.vocab import Vocab
 
@@ -61,8 +65,6 @@ def truncate(ids, max_len: int, mode: str):
     tail = ids[len(ids) - (max_len - head):]
     if isinstance(ids, list):
         return ids[:head] + tail
-    import numpy as np
-
     return np.concatenate([ids[:head], tail])
 
 
@@ -74,22 +76,23 @@ class TextPipeline:
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.clean = partial(clean_text, strip_html=config.strip_html, strip_urls=config.strip_urls,
-                             lowercase=config.lowercase)
+                             lowercase=config.lowercase, collapse_spaces=not tokenizer.ignores_whitespace_runs)
 
     def encode_many(self, texts: list[str], with_tokens: bool = False):
-        """Ids (and, with ``with_tokens``, token strings) of many texts, truncated.
+        """Ids as int64 arrays (and, with ``with_tokens``, the token strings) of many texts, truncated.
 
         Rule-based tokenizers run per text in Python's ``re``; BPE encodes the batch in Rust.
+        All tokens are looked up in one pass into one array, then split per text.
         """
-        cleaned = [self.clean(t) for t in texts]
-        token_lists = self.tokenizer.tokenize_many(cleaned)
-        encode = self.vocab.encode
-        pairs = [(encode(toks), toks) for toks in token_lists]
+        token_lists = self.tokenizer.tokenize_many([self.clean(t) for t in texts])
+        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+        flat = self.vocab.encode_array(chain.from_iterable(token_lists), count=int(lengths.sum()))
         c = self.config
-        ids = [truncate(i, c.max_len, c.truncate) for i, _ in pairs]
+        docs = split_ragged(flat, lengths)
+        ids = [truncate(doc, c.max_len, c.truncate) for doc in docs]
         if not with_tokens:
             return ids
-        return ids, [truncate(t, c.max_len, c.truncate) for _, t in pairs]
+        return ids, [truncate(t, c.max_len, c.truncate) for t in token_lists]
 
     def tokens(self, text: str) -> list[str]:
         return self.tokenizer.tokenize(self.clean(text))

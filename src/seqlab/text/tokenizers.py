@@ -21,6 +21,8 @@ class Tokenizer:
 
     kind: ClassVar[str] = ""
     needs_fit: ClassVar[bool] = False
+    # True when runs of whitespace never change the tokens (so cleaning need not collapse them)
+    ignores_whitespace_runs: ClassVar[bool] = False
 
     def tokenize(self, text: str) -> list[str]:
         raise NotImplementedError
@@ -47,6 +49,7 @@ class RegexTokenizer(Tokenizer):
     """
 
     kind = "regex"
+    ignores_whitespace_runs = True
 
     def __init__(self, keep_punct: bool = True) -> None:
         self.keep_punct = keep_punct
@@ -61,6 +64,7 @@ class RegexTokenizer(Tokenizer):
 
 class WhitespaceTokenizer(Tokenizer):
     kind = "whitespace"
+    ignores_whitespace_runs = True
 
     def tokenize(self, text: str) -> list[str]:
         return text.split()

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 PAD, UNK, SOS, EOS = "<pad>", "<unk>", "<sos>", "<eos>"
 
 
@@ -64,6 +66,10 @@ class Vocab:
 
     def encode(self, tokens: list[str]) -> list[int]:
         return list(map(self._lookup.__getitem__, tokens))  # a C loop; unknown tokens -> <unk>
+
+    def encode_array(self, tokens: Iterable[str], count: int = -1) -> np.ndarray:
+        """Ids as an int64 array straight from the lookup loop (no list in between); ``count`` if known."""
+        return np.fromiter(map(self._lookup.__getitem__, tokens), dtype=np.int64, count=count)
 
     def decode(self, ids: Iterable[int], *, skip_specials: bool = True) -> list[str]:
         special = set(self.specials) if skip_specials else set()
