@@ -100,3 +100,21 @@ def test_without_a_budget_the_schedule_spans_all_epochs(tmp_path):
     assert summary["steps"] == 30
     lrs = [h["lr"] for h in summary["history"]]
     assert lrs == pytest.approx([0.1 * 20 / 30, 0.1 * 10 / 30, 0.0], abs=1e-9)
+
+
+@pytest.mark.parametrize("hardware_bf16", [False, True])
+def test_bf16_runs_only_where_the_cpu_has_it(tmp_path, monkeypatch, hardware_bf16):
+    # without AVX-512 BF16/AMX, bf16 matmuls are emulated (measured 20-40x slower than fp32): train in fp32
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: hardware_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    messages: list[str] = []
+    cpu = torch.device("cpu")
+    assert train_module.effective_precision(cpu, "bf16", messages.append) == ("bf16" if hardware_bf16 else "fp32")
+    assert bool(messages) is not hardware_bf16 and all("fp32" in m for m in messages)
+    assert train_module.effective_precision(cpu, "fp32") == "fp32"
+    clock = FakeClock()
+    monkeypatch.setattr(train_module.time, "monotonic", clock.monotonic)
+    config = TrainConfig(epochs=1, lr=0.1, precision="bf16", progress=False, device="cpu")
+    summary = Trainer(TinyTask(clock, 1.0), config, tmp_path, log=lambda m: None).fit()
+    assert summary["precision"] == ("bf16" if hardware_bf16 else "fp32")
+    assert json.loads((tmp_path / "saved.json").read_text())["precision"] == summary["precision"]

@@ -8,6 +8,7 @@ cross-entropy over one logit per class. Text is tokenised once per
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
-from seqlab.train import TrainConfig, Trainer, autocast_context, pick_device
+from seqlab.train import TrainConfig, Trainer, autocast_context, effective_precision, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -295,11 +296,11 @@ class Classifier:
     def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
         """``precision="bf16"`` autocasts inference (about 2x faster for an LSTM on an AVX-512 BF16 CPU)."""
         self.model_dir = Path(model_dir)
-        self.precision = precision
+        self.device = torch.device(device)
+        self.precision = effective_precision(self.device, precision, log=_warn)
         meta = read_model_config(model_dir, expect_task="classify")
         self.config: ClassifyConfig = SCHEMA.from_dict(meta["config"])
         self.labels: list[str] = meta["labels"]
-        self.device = torch.device(device)
         if self.config.model_name == "pretrained":
             folder = self.model_dir / HF_FOLDER
             self.pipeline: Any = HFTextPipeline(load_hf_tokenizer(str(folder)), self.config.text.max_len)
@@ -366,6 +367,10 @@ class Classifier:
     @property
     def has_attention(self) -> bool:
         return getattr(self.config.model, "pooling", "") == "attention"
+
+
+def _warn(message: str) -> None:
+    print(f"seqlab: {message}", file=sys.stderr)
 
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Classifier:
