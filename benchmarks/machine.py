@@ -1,4 +1,9 @@
-"""One description of the machine a benchmark ran on, shared by every benchmark script."""
+"""One description of the machine a benchmark ran on, shared by every benchmark script.
+
+Each measured row keeps the description of its own machine: rows measured apart may come
+from different machines (the same "AMD EPYC, 2 cores" has been an AVX-512 BF16 part one
+day and an AVX2-only part the next, and bf16 is 2x faster on one and 20x slower on the other).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 
 
 def describe() -> str:
-    """CPU model, core count, GPU if any, OS and torch version."""
+    """CPU model and vector capability, core count, GPU if any, OS and torch version."""
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -19,6 +24,18 @@ def describe() -> str:
         pass
     import torch
 
+    from seqlab.train import native_bf16
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    bf16 = "hardware bf16" if native_bf16(torch.device("cpu")) else "no hardware bf16"
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return (f"{name}, {os.cpu_count()} logical cores{gpu}; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (f"{name} ({capability}, {bf16}), {os.cpu_count()} logical cores{gpu}; {platform.system()} "
+            f"{platform.release()}; Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def machine_lines(rows: list[dict]) -> tuple[dict[str, str], list[str]]:
+    """A short label per distinct machine of ``rows`` (A, B, ...) and the header lines that name them."""
+    labels: dict[str, str] = {}
+    for row in rows:
+        labels.setdefault(row.get("machine", "not recorded"), chr(ord("A") + len(labels)))
+    return labels, [f"Machine {label}: {desc}." for desc, label in labels.items()]
