@@ -1,7 +1,9 @@
 import json
+import os
 
 import pytest
 import torch
+from conftest import make_reviews
 from safetensors.torch import load_file
 
 import seqlab
@@ -63,6 +65,26 @@ def test_batched_prediction_equals_one_by_one(tmp_path, reviews_csv):
     alone = [clf.predict([t])[0] for t in texts]
     for a, b in zip(together, alone, strict=True):
         assert a["label"] == b["label"] and a["confidence"] == pytest.approx(b["confidence"], abs=1e-5)
+
+
+@pytest.mark.parametrize("model", ["bag", "rnn"])
+def test_worker_processes_give_the_same_predictions_and_explanations(tmp_path, reviews_csv, monkeypatch, model):
+    out = tmp_path / "m"
+    sizes = {"buckets": 1000} if model == "bag" else {"hidden_size": 8}
+    _train(reviews_csv, out, model=model, emb_size=8, epochs=1, **sizes)
+    monkeypatch.setattr("seqlab.tasks.classify.ENCODE_CHUNK", 7)  # many small chunks, the last one short
+    clf = seqlab.load(out)
+    texts = [text for text, _ in make_reviews(40, seed=5)] + ["", "superb"]
+    alone = clf.predict(texts, batch_size=8, workers=0)
+    parallel = clf.predict(texts, batch_size=8, workers=2)  # other batches: equal up to float rounding
+    assert [p["label"] for p in parallel] == [p["label"] for p in alone]
+    assert [p["confidence"] for p in parallel] == pytest.approx([p["confidence"] for p in alone], abs=1e-5)
+    assert clf._workers(None, len(texts)) == (min(4, os.cpu_count() or 1) if model == "bag" else 0)
+    if model == "rnn":
+        explained, expected = clf.explain(texts, workers=2), clf.explain(texts, workers=0)
+        assert [e["tokens"] for e in explained] == [e["tokens"] for e in expected]
+        for e, x in zip(explained, expected, strict=True):
+            assert e["attention"] == pytest.approx(x["attention"], abs=1e-5)
 
 
 def test_resume_continues_exactly(tmp_path, reviews_csv):

@@ -59,7 +59,7 @@ def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
     predictor = load(args.model_dir, **options)
     spec = get_task(predictor.task)
     data = args.data or predictor.config.data.data
-    options = {k: getattr(args, k) for k in ("batch_size", "text_column", "label_column", "beam")}
+    options = {k: getattr(args, k) for k in ("batch_size", "text_column", "label_column", "beam", "workers")}
     report = spec.evaluate(predictor, data=data, split=args.split, options=options, log=_log)
     if "confusion" in report:
         from seqlab.plots import confusion_matrix
@@ -90,9 +90,9 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
     if args.explain:
         if not model.has_attention:
             raise SeqlabError("--explain needs a model that pools with attention (e.g. --model rnn --pooling attention)")
-        results = model.explain(texts, batch_size=args.batch_size)
+        results = model.explain(texts, batch_size=args.batch_size, workers=args.workers)
     else:
-        results = model.predict(texts, batch_size=args.batch_size)
+        results = model.predict(texts, batch_size=args.batch_size, workers=args.workers)
     for text, result in zip(texts, results, strict=True):
         if args.json:
             print(json.dumps({"text": text, **result}, ensure_ascii=False))
@@ -117,6 +117,9 @@ def cmd_vectors(args: argparse.Namespace, _extra: dict) -> int:
     for word, sim in results:
         print(f"{word}\t{sim:.4f}")
     return 0
+
+
+WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all cores for bag models, 0 for others)"
 
 
 def _log(message: str) -> None:
@@ -156,6 +159,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     ev.add_argument("--confusion", default=None, help="where to write the confusion-matrix PNG")
     ev.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                     help="classifiers: bf16 inference (faster on AVX-512 BF16 CPUs and GPUs)")
+    ev.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -167,6 +171,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     pr.add_argument("--explain", action="store_true", help="show the tokens the model attended to")
     pr.add_argument("--top", type=int, default=10, help="with --explain: how many tokens to show")
     pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
     pr.set_defaults(func=cmd_predict)
 

@@ -52,13 +52,46 @@ class BagConfig:
             raise SeqlabError(f"bag: nb_alpha must be positive, got {self.nb_alpha}")
 
 
+@dataclass(frozen=True)
+class BagFeatures:
+    """A bag model's input from word ids: the words, then their hashed n-grams; binarised for nb.
+
+    Plain numpy and small, so prediction workers in other processes can run it without the model.
+    """
+
+    vocab_size: int
+    ngrams: int
+    buckets: int
+    binarise: bool
+
+    @property
+    def num_features(self) -> int:
+        return self.vocab_size + (self.buckets if self.ngrams > 1 else 0)
+
+    def __call__(self, docs: list[np.ndarray]) -> list[np.ndarray]:
+        """Computed once per document before training or prediction, not per epoch, and for a
+        whole chunk of documents in a few numpy calls; binarising also makes the input shorter."""
+        out: list[np.ndarray] = []
+        for start in range(0, len(docs), FEATURE_CHUNK):
+            chunk = docs[start: start + FEATURE_CHUNK]
+            lengths = np.fromiter((len(d) for d in chunk), dtype=np.int64, count=len(chunk))
+            flat = np.concatenate([np.asarray(d, dtype=np.int64) for d in chunk])
+            if self.ngrams > 1:
+                flat, lengths = ragged_hashed_ngrams(flat, lengths, self.ngrams, self.buckets, offset=self.vocab_size)
+            if self.binarise:
+                flat, lengths = ragged_distinct(flat, lengths, self.num_features)
+            out.extend(split_ragged(flat, lengths))
+        return out
+
+
 class BagClassifier(nn.Module):
+    encode_bound = True  # reading the text costs more than the model: prediction encodes in worker processes
 
     def __init__(self, config: BagConfig, vocab_size: int, num_outputs: int, pad_id: int = 0) -> None:
         super().__init__()
         self.config = config
-        self.vocab_size = vocab_size
-        self.num_features = vocab_size + (config.buckets if config.ngrams > 1 else 0)
+        self.featurizer = BagFeatures(vocab_size, config.ngrams, config.buckets, binarise=config.weighting == "nb")
+        self.num_features = self.featurizer.num_features
         if config.weighting == "nb":
             # one weight per (feature, class), updated sparsely; the ratios are fixed data, saved with the model
             self.feature_weights = nn.Embedding(self.num_features, num_outputs, sparse=True)
@@ -75,28 +108,8 @@ class BagClassifier(nn.Module):
             self.embedding.weight[pad_id].zero_()
 
     def features(self, ids: np.ndarray) -> np.ndarray:
-        """One document's model input from its word ids (see :meth:`features_many`)."""
-        return self.features_many([ids])[0]
-
-    def features_many(self, docs: list[np.ndarray]) -> list[np.ndarray]:
-        """Documents' model inputs from their word ids: the words, then their hashed n-grams.
-
-        Computed once per document before training or prediction, not per epoch, and for
-        a whole batch of documents in a few numpy calls; the nb weighting keeps each
-        feature once (binarised), which also makes its input shorter.
-        """
-        out: list[np.ndarray] = []
-        for start in range(0, len(docs), FEATURE_CHUNK):
-            chunk = docs[start: start + FEATURE_CHUNK]
-            lengths = np.fromiter((len(d) for d in chunk), dtype=np.int64, count=len(chunk))
-            flat = np.concatenate([np.asarray(d, dtype=np.int64) for d in chunk])
-            if self.config.ngrams > 1:
-                flat, lengths = ragged_hashed_ngrams(flat, lengths, self.config.ngrams, self.config.buckets,
-                                                     offset=self.vocab_size)
-            if self.config.weighting == "nb":
-                flat, lengths = ragged_distinct(flat, lengths, self.num_features)
-            out.extend(split_ragged(flat, lengths))
-        return out
+        """One document's model input from its word ids (see :class:`BagFeatures`)."""
+        return self.featurizer([ids])[0]
 
     @torch.no_grad()
     def fit_statistics(self, docs: list[np.ndarray], targets: torch.Tensor) -> None:

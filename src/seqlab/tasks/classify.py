@@ -8,6 +8,7 @@ cross-entropy over one logit per class. Text is tokenised once per
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections import Counter
@@ -36,6 +37,7 @@ from seqlab.train import TrainConfig, Trainer, autocast_context, effective_preci
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
 PAD_MULTIPLE = 8  # batch widths rounded up to a multiple of 8: fewer kernel shapes to cache
+ENCODE_CHUNK = 1024  # texts a prediction worker encodes at a time
 
 
 @dataclass
@@ -124,8 +126,37 @@ def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipelin
 
 def _model_inputs(model: torch.nn.Module, docs: list[np.ndarray]) -> list[np.ndarray]:
     """A model that reads more than word ids (a bag's hashed n-grams) derives them once here, not per epoch."""
-    features_many = getattr(model, "features_many", None)
-    return features_many(docs) if features_many is not None else docs
+    featurizer = getattr(model, "featurizer", None)
+    return featurizer(docs) if featurizer is not None else docs
+
+
+def encode_for_model(pipeline: Any, featurizer: Any, texts: list[str],
+                     with_tokens: bool) -> tuple[list[np.ndarray], list[list[str]] | None]:
+    """Texts -> the model's input arrays (and the tokens, for explanations): all the work before the model."""
+    if with_tokens:
+        ids, tokens = pipeline.encode_many(texts, with_tokens=True)
+    else:
+        ids, tokens = pipeline.encode_many(texts), None
+    docs = [np.asarray(i, dtype=np.int64) for i in ids]
+    return (featurizer(docs) if featurizer is not None else docs), tokens
+
+
+class _EncodedChunks(torch.utils.data.Dataset):
+    """Consecutive chunks of texts, encoded by :func:`encode_for_model` in DataLoader worker processes."""
+
+    def __init__(self, pipeline: Any, featurizer: Any, texts: list[str], with_tokens: bool) -> None:
+        self.pipeline, self.featurizer, self.texts, self.with_tokens = pipeline, featurizer, texts, with_tokens
+
+    def __len__(self) -> int:
+        return -(-len(self.texts) // ENCODE_CHUNK)
+
+    def __getitem__(self, index: int):
+        part = self.texts[index * ENCODE_CHUNK: (index + 1) * ENCODE_CHUNK]
+        return encode_for_model(self.pipeline, self.featurizer, part, self.with_tokens)
+
+
+def _as_is(item):
+    return item
 
 
 # ---------------------------------------------------------------------------- model building
@@ -314,48 +345,69 @@ class Classifier:
         load_weights(self.model_dir, self.model)
         self.model.to(self.device).eval()
 
-    def _encode(self, texts: list[str], with_tokens: bool) -> tuple[list[np.ndarray], list[list[str]] | None]:
+    def _workers(self, requested: int | None, count: int) -> int:
+        """Encoding processes: as asked; by default all cores (at most 4) for a model whose cost is in
+        reading the text (a bag), on inputs of several chunks; else none (encoding in this process)."""
+        if count < 2 * ENCODE_CHUNK:
+            return 0
+        if requested is None:
+            return min(4, os.cpu_count() or 1) if getattr(self.model, "encode_bound", False) else 0
+        return max(0, requested)
+
+    def _encoded(self, texts: list[str], with_tokens: bool, workers: int | None):
+        """``(first index, model inputs, tokens)`` for consecutive parts of ``texts``.
+
+        With workers, chunks are encoded in other processes (Python's tokenisation holds the
+        GIL) while this one runs the model on the chunks already done.
+        """
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             raise SeqlabError("predict() takes a list of strings")
-        if with_tokens:
-            ids, tokens = self.pipeline.encode_many(list(texts), with_tokens=True)
-        else:
-            ids, tokens = self.pipeline.encode_many(list(texts)), None
-        docs = [np.asarray(i, dtype=np.int64) for i in ids]
-        return _model_inputs(self.model, docs), tokens
+        featurizer = getattr(self.model, "featurizer", None)
+        workers = self._workers(workers, len(texts))
+        if workers < 2:
+            yield 0, *encode_for_model(self.pipeline, featurizer, list(texts), with_tokens)
+            return
+        chunks = _EncodedChunks(self.pipeline, featurizer, list(texts), with_tokens)
+        loader = torch.utils.data.DataLoader(chunks, batch_size=None, num_workers=workers, collate_fn=_as_is)
+        for index, (docs, tokens) in enumerate(loader):
+            yield index * ENCODE_CHUNK, docs, tokens
 
     @torch.no_grad()
-    def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False):
-        docs, tokens = self._encode(texts, with_tokens)
-        probs = torch.empty(len(docs), len(self.labels))
-        attention: list = [None] * len(docs)
-        lengths = np.array([len(d) for d in docs])
-        for batch in bucket_batches(lengths, batch_size=batch_size):
-            ids, lens = pad_batch([docs[i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
-            with autocast_context(self.device, self.precision):
-                out = self.model(ids.to(self.device), lens.to(self.device))
-            p = probabilities(out.logits).cpu()
-            if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
-                p[lens.eq(0)] = 1.0 / len(self.labels)
-            probs[torch.tensor(batch)] = p
-            if out.attention is not None and tokens is not None:
-                for row, i in enumerate(batch):
-                    attention[i] = out.attention[row, : len(tokens[i])].float().cpu().tolist()
-        return probs, attention, tokens
+    def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False, workers: int | None = None):
+        probs = torch.empty(len(texts), len(self.labels))
+        attention: list = [None] * len(texts)
+        all_tokens: list[list[str]] = []
+        for first, docs, tokens in self._encoded(texts, with_tokens, workers):
+            lengths = np.array([len(d) for d in docs])
+            for batch in bucket_batches(lengths, batch_size=batch_size):
+                ids, lens = pad_batch([docs[i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
+                with autocast_context(self.device, self.precision):
+                    out = self.model(ids.to(self.device), lens.to(self.device))
+                p = probabilities(out.logits).cpu()
+                if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
+                    p[lens.eq(0)] = 1.0 / len(self.labels)
+                probs[torch.tensor(batch) + first] = p
+                if out.attention is not None and tokens is not None:
+                    for row, i in enumerate(batch):
+                        attention[first + i] = out.attention[row, : len(tokens[i])].float().cpu().tolist()
+            all_tokens.extend(tokens or [])
+        return probs, attention, all_tokens if with_tokens else None
 
-    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+    def predict(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
         """One ``{"label", "confidence", "probabilities"}`` per text, in input order.
 
         Empty or whitespace-only texts are defined: uniform probabilities, the first label.
+        ``workers``: processes that tokenise in parallel on large inputs (0: none; default: all cores
+        for bag models, whose speed is the tokeniser's, none for the others).
         """
-        probs, _, _ = self._run(list(texts), batch_size)
+        probs, _, _ = self._run(list(texts), batch_size, workers=workers)
         best = probs.argmax(-1).tolist()
         return [{"label": self.labels[b], "confidence": p[b], "probabilities": dict(zip(self.labels, p, strict=True))}
                 for p, b in zip(probs.tolist(), best, strict=True)]
 
-    def explain(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+    def explain(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
         """Predictions plus each token's attention weight, where the model pools with attention."""
-        probs, attention, tokens = self._run(list(texts), batch_size, with_tokens=True)
+        probs, attention, tokens = self._run(list(texts), batch_size, with_tokens=True, workers=workers)
         out = []
         for i, p in enumerate(probs):
             b = int(p.argmax())
@@ -389,7 +441,8 @@ def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: 
         raise SeqlabError(f"{data} ({split}) has labels the model does not know: {', '.join(unknown[:5])} "
                           f"(model labels: {', '.join(predictor.labels)})")
     started = time.monotonic()
-    predictions = predictor.predict(examples.texts, batch_size=options.get("batch_size") or 256)
+    predictions = predictor.predict(examples.texts, batch_size=options.get("batch_size") or 256,
+                                    workers=options.get("workers"))
     seconds = time.monotonic() - started
     index = {lab: i for i, lab in enumerate(predictor.labels)}
     report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
