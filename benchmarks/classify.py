@@ -78,6 +78,7 @@ def rates(model_dir: Path, args: argparse.Namespace) -> dict:
     """Prediction throughput at batch 1 and 256 (fp32, and bf16 at 256), with this process's threads."""
     import torch
 
+    import seqlab
     from seqlab.data.classification import ClassifyDataConfig, load_split
     from seqlab.train import native_bf16
 
@@ -87,7 +88,8 @@ def rates(model_dir: Path, args: argparse.Namespace) -> dict:
             # bf16 only where the CPU has it (elsewhere the classifier runs fp32 anyway)
             "rate_batch256_bf16": throughput(model_dir, texts, 256, args.throughput_count, "bf16")
             if native_bf16(torch.device("cpu")) else None,
-            "predict_threads": _torch_threads(), "rates_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            "predict_threads": _torch_threads(), "rates_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "predict_workers": seqlab.load(model_dir)._workers(None, args.throughput_count)}
 
 
 def bench(name: str, args: argparse.Namespace) -> dict:
@@ -188,7 +190,8 @@ def write_results(rows: list[dict]) -> None:
         lines.append(
             f"| {r['model']} | {r['test_accuracy']:.2%} | {r['test_macro_f1']:.4f} | {r['valid_accuracy']:.2%} | "
             f"{r['train_seconds'] / 60:.1f} min | {r['minutes']:g} min | {r['train_peak_mib']:,.0f} MiB | "
-            f"{r['params']:,} | {r.get('threads') or 'all'}/{r.get('predict_threads') or '-'} | "
+            f"{r['params']:,} | {r.get('threads') or 'all'}/{r.get('predict_threads') or '-'}"
+            f"{' + ' + str(r['predict_workers']) + ' workers' if r.get('predict_workers') else ''} | "
             f"{r.get('precision') or _flag(r, 'precision') or 'fp32'} | {r['rate_batch1']:,.0f} | {r['rate_batch256']:,.0f} | "
             f"{bf16} | {'; '.join(verdicts) or '-'} | {machines[r.get('machine', 'not recorded')]} | {r.get('date', '-')} |")
     lines += ["", "Recipes (flags after `seqlab train classify --data imdb`):", ""]
