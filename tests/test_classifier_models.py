@@ -11,7 +11,7 @@ VOCAB = 50
 SEQS = [[3, 4, 5, 6, 7], [8, 9], [10], []]
 
 
-def _forward_backward(model, num_outputs):
+def check_forward_backward(model, num_outputs):
     ids, lengths = pad_batch(SEQS)
     out = model(ids, lengths)
     assert out.logits.shape == (4, num_outputs)
@@ -23,21 +23,21 @@ def _forward_backward(model, num_outputs):
 
 
 @pytest.mark.parametrize("ngrams", [1, 2, 3])
-def test_bag_forward_backward(ngrams):
+def test_bagcheck_forward_backward(ngrams):
     model = BagClassifier(BagConfig(emb_size=8, ngrams=ngrams, buckets=100), VOCAB, 3)
-    _forward_backward(model, 3)
+    check_forward_backward(model, 3)
     features = model.features(np.array([3, 4, 5]))
     assert features[:3].tolist() == [3, 4, 5] and len(features) == 3 + 2 * (ngrams >= 2) + (ngrams >= 3)
     assert (features[3:] >= VOCAB).all() and (features < VOCAB + 100).all()  # n-grams live after the words
 
 
 @pytest.mark.parametrize("outputs", [1, 3])
-def test_nb_bag_forward_backward(outputs):
+def test_nb_bagcheck_forward_backward(outputs):
     model = BagClassifier(BagConfig(ngrams=2, buckets=100, weighting="nb"), VOCAB, outputs)
     model.fit_statistics([np.array([3, 4]), np.array([8, 9]), np.array([10])], torch.tensor([0, 1, 2]) % max(2, outputs))
     with torch.no_grad():
         model.feature_weights.weight.normal_()
-    _forward_backward(model, outputs)
+    check_forward_backward(model, outputs)
 
 
 def test_nb_ratios_by_hand_and_binarised_documents():
@@ -60,10 +60,10 @@ def test_nb_ratios_by_hand_and_binarised_documents():
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("pooling", ["attention", "final", "mean", "max"])
-def test_rnn_variants_forward_backward(cell, pooling):
+def test_rnn_variantscheck_forward_backward(cell, pooling):
     torch.manual_seed(0)
     model = RNNClassifier(RNNConfig(emb_size=8, hidden_size=6, layers=2, cell=cell, pooling=pooling), VOCAB, 1)
-    out = _forward_backward(model, 1)
+    out = check_forward_backward(model, 1)
     if pooling == "attention":
         weights = out.attention
         assert torch.allclose(weights.sum(-1), torch.ones(4))
@@ -71,11 +71,12 @@ def test_rnn_variants_forward_backward(cell, pooling):
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls", "attention"])
-def test_transformer_forward_backward(pooling):
+def test_transformercheck_forward_backward(pooling):
     torch.manual_seed(0)
     model = TransformerClassifier(TransformerConfig(d_model=16, heads=2, layers=2, ff_size=32, pooling=pooling),
                                   VOCAB, 2)
-    _forward_backward(model, 2)
+    out = check_forward_backward(model, 2)
+    assert (out.attention is not None) == (pooling == "attention")  # weights to show, only when pooling has them
 
 
 @pytest.mark.parametrize("make", [
