@@ -65,6 +65,8 @@ def test_batched_prediction_equals_one_by_one(tmp_path, reviews_csv):
     alone = [clf.predict([t])[0] for t in texts]
     for a, b in zip(together, alone, strict=True):
         assert a["label"] == b["label"] and a["confidence"] == pytest.approx(b["confidence"], abs=1e-5)
+    with pytest.raises(SeqlabError, match="list of strings"):  # not one prediction per character
+        clf.predict("great film")
 
 
 @pytest.mark.parametrize("model", ["bag", "rnn"])

@@ -360,8 +360,6 @@ class Classifier:
         With workers, chunks are encoded in other processes (Python's tokenisation holds the
         GIL) while this one runs the model on the chunks already done.
         """
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("predict() takes a list of strings")
         featurizer = getattr(self.model, "featurizer", None)
         workers = self._workers(workers, len(texts))
         if workers < 2:
@@ -374,6 +372,8 @@ class Classifier:
 
     @torch.no_grad()
     def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False, workers: int | None = None):
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise SeqlabError("predict() takes a list of strings (one text: wrap it in a list)")
         probs = torch.empty(len(texts), len(self.labels))
         attention: list = [None] * len(texts)
         all_tokens: list[list[str]] = []
@@ -400,14 +400,14 @@ class Classifier:
         ``workers``: processes that tokenise in parallel on large inputs (0: none; default: all cores
         for bag models, whose speed is the tokeniser's, none for the others).
         """
-        probs, _, _ = self._run(list(texts), batch_size, workers=workers)
+        probs, _, _ = self._run(texts, batch_size, workers=workers)
         best = probs.argmax(-1).tolist()
         return [{"label": self.labels[b], "confidence": p[b], "probabilities": dict(zip(self.labels, p, strict=True))}
                 for p, b in zip(probs.tolist(), best, strict=True)]
 
     def explain(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
         """Predictions plus each token's attention weight, where the model pools with attention."""
-        probs, attention, tokens = self._run(list(texts), batch_size, with_tokens=True, workers=workers)
+        probs, attention, tokens = self._run(texts, batch_size, with_tokens=True, workers=workers)
         out = []
         for i, p in enumerate(probs):
             b = int(p.argmax())
