@@ -79,11 +79,20 @@ def test_transformercheck_forward_backward(pooling):
     assert (out.attention is not None) == (pooling == "attention")  # weights to show, only when pooling has them
 
 
+def _fitted_nb_bag() -> BagClassifier:
+    model = BagClassifier(BagConfig(ngrams=2, buckets=100, weighting="nb"), VOCAB, 2)
+    model.fit_statistics([np.array([3, 4, 8]), np.array([8, 9, 12]), np.array([10, 5])], torch.tensor([0, 1, 1]))
+    with torch.no_grad():
+        model.feature_weights.weight.normal_()
+    return model
+
+
 @pytest.mark.parametrize("make", [
     lambda: RNNClassifier(RNNConfig(emb_size=8, hidden_size=6, cell="lstm", pooling="final"), VOCAB, 2),
     lambda: RNNClassifier(RNNConfig(emb_size=8, hidden_size=6, cell="gru", pooling="attention"), VOCAB, 2),
     lambda: TransformerClassifier(TransformerConfig(d_model=16, heads=2, layers=1, ff_size=32), VOCAB, 2),
     lambda: BagClassifier(BagConfig(emb_size=8, ngrams=2, buckets=100), VOCAB, 2),
+    lambda: _fitted_nb_bag(),
 ])
 def test_padding_does_not_change_predictions(make):
     """Right-padding is invisible: a short text scores the same alone and beside a long one."""
