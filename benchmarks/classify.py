@@ -76,18 +76,15 @@ def throughput(model_dir: Path, texts: list[str], batch_size: int, count: int, p
 
 def rates(model_dir: Path, args: argparse.Namespace) -> dict:
     """Prediction throughput at batch 1 and 256 (fp32, and bf16 at 256), with this process's threads."""
-    import torch
-
     import seqlab
     from seqlab.data.classification import ClassifyDataConfig, load_split
-    from seqlab.train import native_bf16
 
     texts = load_split(ClassifyDataConfig(data=args.data), "test").texts[:2000]
     return {"rate_batch1": throughput(model_dir, texts, 1, args.throughput_count // 10),
             "rate_batch256": throughput(model_dir, texts, 256, args.throughput_count),
             # bf16 only where the CPU has it (elsewhere the classifier runs fp32 anyway)
             "rate_batch256_bf16": throughput(model_dir, texts, 256, args.throughput_count, "bf16")
-            if native_bf16(torch.device("cpu")) else None,
+            if _native_bf16() else None,
             "predict_threads": _torch_threads(), "rates_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "predict_workers": seqlab.load(model_dir)._workers(None, args.throughput_count)}
 
@@ -107,7 +104,8 @@ def bench(name: str, args: argparse.Namespace) -> dict:
     if code != 0:
         return {"model": name, "error": f"training failed, see {logs / f'{name}-train.log'}"}
     eval_json = logs / f"{name}-eval.json"
-    eval_precision = "bf16" if "bf16" in flags else "fp32"  # evaluate as trained (fp32 MiniLM on 25k: ~40 min)
+    # evaluate as trained (fp32 MiniLM on 25k: ~40 min); bf16 only where the CPU has it (else it runs fp32)
+    eval_precision = "bf16" if "bf16" in flags and _native_bf16() else "fp32"
     eval_cmd = [*seqlab_cmd, "evaluate", str(out), "--data", args.data, "--split", "test", "--json",
                 "--precision", eval_precision]
     started = time.monotonic()
@@ -133,6 +131,14 @@ def _flag(row: dict, name: str) -> str | None:
     """The value of ``--name`` in a row's recipe flags (rows measured before the precision was recorded)."""
     flags = row.get("flags", "").split()
     return flags[flags.index(f"--{name}") + 1] if f"--{name}" in flags else None
+
+
+def _native_bf16() -> bool:
+    import torch
+
+    from seqlab.train import native_bf16
+
+    return native_bf16(torch.device("cpu"))
 
 
 def _torch_threads() -> int:
