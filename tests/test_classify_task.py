@@ -77,8 +77,10 @@ def test_worker_processes_give_the_same_predictions_and_explanations(tmp_path, r
     monkeypatch.setattr("seqlab.tasks.classify.ENCODE_CHUNK", 7)  # many small chunks, the last one short
     clf = seqlab.load(out)
     texts = [text for text, _ in make_reviews(40, seed=5)] + ["", "superb"]
+    threads = torch.get_num_threads()
     alone = clf.predict(texts, batch_size=8, workers=0)
     parallel = clf.predict(texts, batch_size=8, workers=2)  # other batches: equal up to float rounding
+    assert torch.get_num_threads() == threads  # prediction runs on one thread meanwhile, then gives them back
     assert [p["label"] for p in parallel] == [p["label"] for p in alone]
     assert [p["confidence"] for p in parallel] == pytest.approx([p["confidence"] for p in alone], abs=1e-5)
     assert clf._workers(None, len(texts)) == (min(4, os.cpu_count() or 1) if model == "bag" else 0)

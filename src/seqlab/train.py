@@ -101,6 +101,17 @@ def set_threads(threads: int | None) -> int:
     return n
 
 
+@contextlib.contextmanager
+def intra_op_threads(count: int):
+    """Run a block with ``count`` torch intra-op threads, then restore the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` runs bfloat16 matmuls in hardware (a GPU, or a CPU with AVX-512 BF16 or AMX).
 
