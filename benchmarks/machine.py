@@ -34,8 +34,8 @@ def describe() -> str:
 
 
 def machine_lines(rows: list[dict]) -> tuple[dict[str, str], list[str]]:
-    """A short label per distinct machine of ``rows`` (A, B, ...) and the header lines that name them."""
+    """A short label per distinct machine of ``rows`` (A, B, ... oldest first) and the header lines naming them."""
     labels: dict[str, str] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.get("date", "")):
         labels.setdefault(row.get("machine", "not recorded"), chr(ord("A") + len(labels)))
     return labels, [f"Machine {label}: {desc}." for desc, label in labels.items()]
