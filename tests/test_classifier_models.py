@@ -102,3 +102,28 @@ def test_padding_does_not_change_predictions(make):
         alone = model(*pad_batch([[8, 9]])).logits
         batched = model(*pad_batch([[3, 4, 5, 6, 7, 11, 12], [8, 9]])).logits
     assert torch.allclose(alone[0], batched[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+@pytest.mark.parametrize("bidirectional,layers", [(True, 2), (False, 1)])
+def test_rnn_states_equal_a_packed_run(cell, bidirectional, layers):
+    """Unpacked directions (the backward one reversed within each length) == pack_padded_sequence."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    model = RNNClassifier(RNNConfig(emb_size=8, hidden_size=6, cell=cell, bidirectional=bidirectional,
+                                    layers=layers, dropout=0.0), VOCAB, 2).eval()
+    ids, lengths = pad_batch([[3, 4, 5, 6, 7, 8, 9], [10, 11], [12], [13, 14, 15, 16]])
+    x = model.embedding(ids)
+    ours = model._encode(x, lengths)  # (B, T, dirs*H)
+    packed, hidden = model.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    reference, _ = pad_packed_sequence(packed, batch_first=True, total_length=ids.size(1))
+    real = lengths[:, None] > torch.arange(ids.size(1))[None, :]
+    assert torch.allclose(ours[real], reference[real], atol=1e-6)
+    hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+    final = torch.cat([hidden[-d] for d in range(2 if bidirectional else 1, 0, -1)], dim=-1)  # (B, dirs*H)
+    model.config.pooling = "final"
+    with torch.no_grad():  # the head reads the same final states as a packed run
+        model.pool = None
+        expected = model.head(final)
+        assert torch.allclose(model(ids, lengths).logits, expected, atol=1e-6)
