@@ -317,7 +317,7 @@ class Trainer:
         steps_per_epoch = len(task.train_batches(torch.Generator().manual_seed(cfg.seed)))
         horizon = Horizon(steps_per_epoch * cfg.epochs, cfg.warmup)
         scheduler = Schedules([make_schedule(opt, cfg, horizon) for opt in optimizer.optimizers])
-        self.precision = precision = effective_precision(self.device, cfg.precision, self.log)
+        precision = self.precision = effective_precision(self.device, cfg.precision, self.log)
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
         state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": [],
                  "horizon": horizon.state_dict()}

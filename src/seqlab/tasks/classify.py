@@ -326,7 +326,8 @@ class Classifier:
     task = "classify"
 
     def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
-        """``precision="bf16"`` autocasts inference (about 2x faster for an LSTM on an AVX-512 BF16 CPU)."""
+        """``precision="bf16"`` autocasts inference (about 2x faster for an LSTM on an AVX-512 BF16 CPU; on a CPU
+        without hardware bf16 it would be emulated and much slower, so it runs fp32 there, with a warning)."""
         self.model_dir = Path(model_dir)
         self.device = torch.device(device)
         self.precision = effective_precision(self.device, precision, log=_warn)
