@@ -120,6 +120,7 @@ def test_rnn_states_equal_a_packed_run(cell, bidirectional, layers):
     reference, _ = pad_packed_sequence(packed, batch_first=True, total_length=ids.size(1))
     real = lengths[:, None] > torch.arange(ids.size(1))[None, :]
     assert torch.allclose(ours[real], reference[real], atol=1e-6)
+    assert torch.allclose(model._packed(x, lengths)[real], ours[real], atol=1e-6)  # the GPU path
     hidden = hidden[0] if isinstance(hidden, tuple) else hidden
     final = torch.cat([hidden[-d] for d in range(2 if bidirectional else 1, 0, -1)], dim=-1)  # (B, dirs*H)
     model.config.pooling = "final"

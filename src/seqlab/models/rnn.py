@@ -9,6 +9,7 @@ direction runs unpacked over the right-padded batch, the backward one over every
 text reversed *within its own length* (padding stays at the end): the states at
 real tokens are exactly those of a packed run (tested), the final state is read at
 each text's own last token, and pooling over outputs (attention, mean, max) is masked.
+On a GPU the packed path stays: cuDNN runs it fused (and the unpacked path is untested there).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.models.attention import AttentionPooling
 from seqlab.models.base import ClassifierOutput, length_mask
@@ -59,7 +61,8 @@ class RNNClassifier(nn.Module):
         # ids (B, T); empty texts are read as one <pad> token so every text has a last token
         safe_lengths = lengths.clamp(min=1)
         emb = self.dropout(self.embedding(ids))  # (B, T, E)
-        out = self._encode(emb, safe_lengths)  # (B, T, dirs*H), valid at real tokens
+        # (B, T, dirs*H), valid at real tokens; on a GPU cuDNN's packed kernels are the fast path
+        out = self._packed(emb, safe_lengths) if emb.is_cuda else self._encode(emb, safe_lengths)
         mask = length_mask(safe_lengths, ids.size(1))  # (B, T)
         attention = None
         if self.config.pooling == "final":
@@ -99,6 +102,12 @@ class RNNClassifier(nn.Module):
                 outputs.append(_gather_time(out, reverse) if suffix else out)
             x = torch.cat(outputs, dim=-1)  # (B, T, dirs*H)
         return x
+
+
+    def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The same outputs as :meth:`_encode` through ``pack_padded_sequence`` (cuDNN on a GPU)."""
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.size(1))[0]
 
 
 def _within_length_reversal(lengths: torch.Tensor, width: int) -> torch.Tensor:
