@@ -125,9 +125,8 @@ def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipelin
             for s in texts_by_split}
 
 
-def _model_inputs(model: torch.nn.Module, docs: list[np.ndarray]) -> list[np.ndarray]:
+def _model_inputs(featurizer: Any, docs: list[np.ndarray]) -> list[np.ndarray]:
     """A model that reads more than word ids (a bag's hashed n-grams) derives them once here, not per epoch."""
-    featurizer = getattr(model, "featurizer", None)
     return featurizer(docs) if featurizer is not None else docs
 
 
@@ -138,8 +137,7 @@ def encode_for_model(pipeline: Any, featurizer: Any, texts: list[str],
         ids, tokens = pipeline.encode_many(texts, with_tokens=True)
     else:
         ids, tokens = pipeline.encode_many(texts), None
-    docs = [np.asarray(i, dtype=np.int64) for i in ids]
-    return (featurizer(docs) if featurizer is not None else docs), tokens
+    return _model_inputs(featurizer, [np.asarray(i, dtype=np.int64) for i in ids]), tokens
 
 
 class _EncodedChunks(torch.utils.data.Dataset):
@@ -249,7 +247,7 @@ class ClassifyTask:
             self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
             docs = [encoded[split][i] for i in keep]
             self.stats[f"{split}_examples"] = len(docs)
-            self.inputs[split] = _model_inputs(self.model, docs)
+            self.inputs[split] = _model_inputs(getattr(self.model, "featurizer", None), docs)
             self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
         if not self.inputs["train"]:
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
