@@ -38,3 +38,93 @@ def format_report(report: dict[str, Any]) -> str:
     for lab, row in zip(labels, report["confusion"], strict=True):
         lines.append(f"{lab:<{width}}  " + "  ".join(f"{v:>8d}" for v in row))
     return "\n".join(lines)
+
+
+# ---- sequence tagging: entity spans scored as the CoNLL shared tasks' conlleval script does -----------
+
+NO_SPAN = "(none)"  # the confusion's extra row/column: a predicted span with no gold one (spurious) or vice versa
+
+
+def _prf(correct: int, found: int, gold: int) -> dict[str, float]:
+    precision = correct / found if found else 0.0
+    recall = correct / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def span_report(gold: list[list[str]], pred: list[list[str]], scheme: str) -> dict[str, Any]:
+    """Entity-level precision/recall/F1 per type and micro-averaged, counted as ``conlleval`` counts.
+
+    An entity is correct when its type and both boundaries match a gold entity; entities
+    are read from each sentence with :func:`seqlab.text.tagging.spans` (conlleval's chunk
+    rules). ``found``/``gold``/``correct`` are conlleval's "found", "phrases" and "correct"
+    counts; ``accuracy`` is the share of tokens whose whole tag matches. ``confusion`` pairs
+    gold and predicted spans with the *same boundaries*: ``matrix[g][p]`` counts gold type ``g``
+    predicted as ``p``, the last column (``(none)``) gold spans whose boundaries no prediction
+    has (missed), the last row predicted spans with no gold boundaries (spurious).
+
+    With ``scheme="none"`` (plain tags such as part of speech) every token is its own unit:
+    the per-tag figures are token precision/recall and the micro F1 equals the accuracy.
+    """
+    from seqlab.errors import SeqlabError
+    from seqlab.text.tagging import normalize_scheme, spans
+
+    scheme = normalize_scheme(scheme)
+    if len(gold) != len(pred):
+        raise SeqlabError(f"{len(gold)} gold sentences but {len(pred)} predicted ones")
+    found: dict[str, int] = {}
+    actual: dict[str, int] = {}
+    correct: dict[str, int] = {}
+    pairs: dict[tuple[str, str], int] = {}  # (gold type or NO_SPAN, predicted type or NO_SPAN) -> count
+    tokens = right_tags = 0
+    for n, (g_tags, p_tags) in enumerate(zip(gold, pred, strict=True)):
+        if len(g_tags) != len(p_tags):
+            raise SeqlabError(f"sentence {n + 1}: {len(g_tags)} gold tags but {len(p_tags)} predicted ones")
+        tokens += len(g_tags)
+        right_tags += sum(g == p for g, p in zip(g_tags, p_tags, strict=True))
+        if scheme == "none":
+            g_spans = {(i, i + 1): t for i, t in enumerate(g_tags)}
+            p_spans = {(i, i + 1): t for i, t in enumerate(p_tags)}
+        else:
+            g_spans = {(s, e): t for t, s, e in spans(g_tags, scheme)}
+            p_spans = {(s, e): t for t, s, e in spans(p_tags, scheme)}
+        for bounds, t in g_spans.items():
+            actual[t] = actual.get(t, 0) + 1
+            p = p_spans.get(bounds, NO_SPAN)
+            pairs[t, p] = pairs.get((t, p), 0) + 1
+            if p == t:
+                correct[t] = correct.get(t, 0) + 1
+        for bounds, p in p_spans.items():
+            found[p] = found.get(p, 0) + 1
+            if bounds not in g_spans:
+                pairs[NO_SPAN, p] = pairs.get((NO_SPAN, p), 0) + 1
+    types = sorted(set(found) | set(actual))
+    per_type = {t: {**_prf(correct.get(t, 0), found.get(t, 0), actual.get(t, 0)), "found": found.get(t, 0),
+                    "gold": actual.get(t, 0), "correct": correct.get(t, 0)} for t in types}
+    totals = {"found": sum(found.values()), "gold": sum(actual.values()), "correct": sum(correct.values())}
+    labels = [*types, NO_SPAN]
+    matrix = [[pairs.get((g, p), 0) for p in labels] for g in labels]
+    return {"scheme": scheme, "sentences": len(gold), "tokens": tokens, "accuracy": right_tags / tokens if tokens else 0.0,
+            **_prf(totals["correct"], totals["found"], totals["gold"]), **totals, "types": types, "per_type": per_type,
+            "confusion": {"labels": labels, "matrix": matrix}}
+
+
+def format_span_report(report: dict[str, Any]) -> str:
+    """The report as conlleval prints it (percentages, types sorted, found count last), then the confusion."""
+    unit = "tokens" if report["scheme"] == "none" else "phrases"
+    lines = [f"processed {report['tokens']} tokens with {report['gold']} {unit}; "
+             f"found: {report['found']} {unit}; correct: {report['correct']}.",
+             f"accuracy: {100 * report['accuracy']:6.2f}%; precision: {100 * report['precision']:6.2f}%; "
+             f"recall: {100 * report['recall']:6.2f}%; FB1: {100 * report['f1']:6.2f}"]
+    for t in report["types"]:
+        c = report["per_type"][t]
+        lines.append(f"{t:>17}: precision: {100 * c['precision']:6.2f}%; recall: {100 * c['recall']:6.2f}%; "
+                     f"FB1: {100 * c['f1']:6.2f}  {c['found']}")
+    labels, matrix = report["confusion"]["labels"], report["confusion"]["matrix"]
+    if report["scheme"] != "none" and labels:
+        width = max(8, *(len(lab) for lab in labels))
+        lines += ["", "confusion of spans with the same boundaries (rows: gold, columns: predicted; "
+                  f"{NO_SPAN}: no span there)", " " * (width + 2) + "  ".join(f"{lab:>{width}}" for lab in labels)]
+        for lab, row in zip(labels, matrix, strict=True):
+            lines.append(f"{lab:<{width}}  " + "  ".join(f"{v:>{width}d}" for v in row))
+    return "\n".join(lines)
