@@ -1,0 +1,120 @@
+"""The models a server serves: ``DIR`` or ``NAME=DIR`` arguments, each loaded once at start and described for
+``GET /v1/models``. Nothing is loaded later: no request can name a filesystem path."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+from .handlers import HANDLERS, routes_for
+from .schemas import finite
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # fits a URL path segment as it is
+
+
+@dataclass
+class ServedModel:
+    name: str
+    predictor: Any
+    model_dir: Path | None = None
+    load_seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.predictor.task
+
+
+def parse_spec(spec: str) -> tuple[str, Path]:
+    """``runs/imdb-bag`` -> (``imdb-bag``, path); ``bag=runs/imdb-bag`` -> (``bag``, path)."""
+    name, sep, path = spec.partition("=")
+    if not sep:
+        name, path = Path(spec.rstrip("/")).name, spec
+    if not NAME.match(name):
+        raise SeqlabError(f"model name {name!r} (from {spec!r}): use letters, digits, '.', '_' or '-' "
+                          "(name it with NAME=DIR)")
+    return name, Path(path)
+
+
+def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=print) -> list[ServedModel]:
+    from seqlab.api import load
+
+    named = [parse_spec(s) for s in specs]
+    names = [n for n, _ in named]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SeqlabError(f"two models are named {', '.join(duplicates)}; name them apart with NAME=DIR")
+    models = []
+    for name, path in named:
+        started = time.perf_counter()
+        predictor = load(path, device=device)
+        if not routes_for(predictor.task):
+            raise SeqlabError(f"{path} holds a {predictor.task!r} model, which the server has no route for")
+        if warmup:
+            for route in routes_for(predictor.task):
+                HANDLERS[route].warmup(predictor)
+        seconds = time.perf_counter() - started
+        log(f"loaded {name} ({predictor.task}) from {path} in {seconds:.2f}s")
+        models.append(served(name, predictor, path, seconds))
+    return models
+
+
+def served(name: str, predictor: Any, model_dir: Path | None = None, load_seconds: float = 0.0) -> ServedModel:
+    """Wrap a loaded predictor (or any object with the task's methods: tests use fakes)."""
+    if not NAME.match(name):
+        raise SeqlabError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
+    return ServedModel(name, predictor, model_dir, load_seconds, describe(name, predictor, model_dir, load_seconds))
+
+
+def describe(name: str, predictor: Any, model_dir: Path | None, load_seconds: float) -> dict[str, Any]:
+    """What ``GET /v1/models`` says about a model: task, routes, labels or languages, config summary, metrics."""
+    task = predictor.task
+    info: dict[str, Any] = {"name": name, "task": task, "routes": routes_for(task),
+                            "load_seconds": round(load_seconds, 3)}
+    if getattr(predictor, "labels", None) is not None:
+        info["labels"] = list(predictor.labels)
+    if hasattr(predictor, "has_attention"):
+        info["has_attention"] = bool(predictor.has_attention)
+    config = getattr(predictor, "config", None)
+    data = getattr(config, "data", None)
+    if task == "translate" and data is not None:
+        info["languages"] = {"src": getattr(data, "src", None), "tgt": getattr(data, "tgt", None)}
+    info["config"] = _config_summary(config)
+    info["metrics"] = _read_metrics(model_dir)
+    return finite(info)
+
+
+def _config_summary(config: Any) -> dict[str, Any]:
+    """The model's architecture settings and the data it learnt from; not the whole run config."""
+    if config is None:
+        return {}
+    summary: dict[str, Any] = {}
+    if getattr(config, "model_name", None):
+        summary["model"] = config.model_name
+    model = getattr(config, "model", None)
+    if dataclasses.is_dataclass(model) and not isinstance(model, type):
+        summary.update({k: v for k, v in dataclasses.asdict(model).items() if isinstance(v, (str, int, float, bool))})
+    data = getattr(config, "data", None)
+    if getattr(data, "data", None):
+        summary["data"] = Path(str(data.data)).name  # a dataset name, or a file's name: never the server's paths
+    text = getattr(config, "text", None)
+    if getattr(text, "max_len", None):
+        summary["max_len"] = text.max_len
+    return summary
+
+
+def _read_metrics(model_dir: Path | None) -> dict[str, Any] | None:
+    if model_dir is None:
+        return None
+    path = Path(model_dir) / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None

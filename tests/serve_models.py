@@ -1,0 +1,177 @@
+"""Tiny real models and small fake predictors shared by the ``test_serve*`` modules.
+
+The tiny models train once per test process (a few seconds each) into a temporary folder; the fakes stand in
+for the tagger and the language model, whose tasks land separately, through the same duck-typed interface.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from conftest import make_reviews
+
+import seqlab
+
+COLUMNS = {"text_column": "review", "label_column": "sentiment"}
+QUIET = {"progress": False, "log": lambda *_: None}
+
+
+@lru_cache(maxsize=1)
+def _root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="seqlab-serve-test-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def _train(task: str, name: str, **settings) -> Path:
+    out = _root() / name
+    old = os.environ.get("SEQLAB_CACHE")
+    os.environ["SEQLAB_CACHE"] = str(_root() / "cache")
+    try:
+        seqlab.train(task, out, **QUIET, **settings)
+    finally:
+        if old is None:
+            os.environ.pop("SEQLAB_CACHE", None)
+        else:
+            os.environ["SEQLAB_CACHE"] = old
+    return out
+
+
+@lru_cache(maxsize=1)
+def reviews_csv() -> Path:
+    path = _root() / "reviews.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["review", "sentiment"])
+        writer.writerows(make_reviews(400, seed=1))
+    return path
+
+
+@lru_cache(maxsize=1)
+def bag_dir() -> Path:
+    """A bag-of-words classifier (no attention)."""
+    return _train("classify", "bag", data=str(reviews_csv()), **COLUMNS, model="bag", emb_size=16, buckets=1000,
+                  lr=0.05, epochs=3, batch_size=16, min_freq=1)
+
+
+@lru_cache(maxsize=1)
+def rnn_dir() -> Path:
+    """An RNN classifier that pools with attention: its word weights are what the page highlights."""
+    return _train("classify", "rnn", data=str(reviews_csv()), **COLUMNS, model="rnn", emb_size=16, hidden_size=16,
+                  pooling="attention", lr=0.01, epochs=3, batch_size=16, min_freq=1, threads=1)
+
+
+DE = ["Hund", "Katze", "Mann", "Frau", "rot", "blau", "läuft", "spielt", "Ball", "Haus", "groß", "klein"]
+EN = ["dog", "cat", "man", "woman", "red", "blue", "runs", "plays", "ball", "house", "big", "small"]
+
+
+def toy_corpus(folder: Path, n: int = 300) -> Path:
+    """A word-for-word toy language, German-like -> English-like, in the ``train/val/test.{de,en}`` layout."""
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", n), ("val", 30), ("test", 30)):
+        idx = [[rng.randrange(len(DE)) for _ in range(rng.randint(2, 6))] for _ in range(count)]
+        (folder / f"{split}.de").write_text("".join(" ".join(DE[i] for i in s) + ".\n" for s in idx), encoding="utf-8")
+        (folder / f"{split}.en").write_text("".join(" ".join(EN[i] for i in s) + ".\n" for s in idx), encoding="utf-8")
+    return folder
+
+
+@lru_cache(maxsize=1)
+def translator_dir() -> Path:
+    """A tiny RNN translator on the toy language (quality does not matter here, only the plumbing)."""
+    return _train("translate", "translator", data=str(toy_corpus(_root() / "toy")), model="rnn", emb_size=16,
+                  hidden_size=32, dropout=0.0, vocab_size=100, epochs=2, lr=3e-3, warmup=20, max_tokens=150, threads=1)
+
+
+# ---------------------------------------------------------------------------- fakes (duck-typed predictors)
+class FakeTagger:
+    """Tags capitalised words: PER if the word is in ``people``, else LOC; the interface of the tag task."""
+
+    task = "tag"
+    people = {"Ada", "Alan", "Grace"}
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay, self.calls = delay, []
+
+    def tag(self, texts: list[str]) -> list[dict]:
+        self.calls.append(list(texts))
+        time.sleep(self.delay)
+        out = []
+        for text in texts:
+            entities, tokens, tags, pos = [], [], [], 0
+            for word in text.split():
+                start = text.index(word, pos)
+                pos = start + len(word)
+                tokens.append(word)
+                if word[:1].isupper():
+                    kind = "PER" if word in self.people else "LOC"
+                    tags.append(f"B-{kind}")
+                    entities.append({"type": kind, "text": word, "start": start, "end": pos, "confidence": 0.9})
+                else:
+                    tags.append("O")
+            out.append({"entities": entities, "tokens": tokens, "tags": tags})
+        return out
+
+
+class FakeLM:
+    """Continues a prompt with numbered words; ``stream`` yields them one by one with a pause (to see pieces)."""
+
+    task = "lm"
+
+    def __init__(self, delay: float = 0.0, fail_after: int | None = None) -> None:
+        self.delay, self.fail_after = delay, fail_after
+        self.stopped = threading.Event()
+
+    def _words(self, prompt: str, max_tokens: int, seed: int | None) -> list[str]:
+        base = len(prompt) + (seed or 0)
+        return [f" w{base + i}" for i in range(max_tokens)]
+
+    def generate(self, prompt: str, max_tokens: int = 16, temperature: float = 1.0, top_k=None, top_p=None,
+                 seed=None) -> str:
+        return "".join(self._words(prompt, max_tokens, seed))
+
+    def stream(self, prompt: str, max_tokens: int = 16, temperature: float = 1.0, top_k=None, top_p=None, seed=None):
+        try:
+            for i, word in enumerate(self._words(prompt, max_tokens, seed)):
+                if self.fail_after is not None and i == self.fail_after:
+                    raise RuntimeError("the fake LM broke")
+                time.sleep(self.delay)
+                yield {"token": word, "prob": 0.5}
+        finally:
+            self.stopped.set()
+
+
+class SlowClassifier:
+    """A classifier that takes ``delay`` seconds per call and records each call's texts (batching, 503, 504)."""
+
+    task = "classify"
+    labels = ["neg", "pos"]
+    has_attention = False
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay, self.calls = delay, []
+        self.release = threading.Event()
+        self.release.set()
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict]:
+        self.calls.append(list(texts))
+        self.release.wait(30)
+        time.sleep(self.delay)
+        out = []
+        for text in texts:
+            p = 0.9 if "good" in text else 0.2
+            out.append({"label": "pos" if p > 0.5 else "neg", "confidence": max(p, 1 - p),
+                        "probabilities": {"neg": 1 - p, "pos": p}, "text_length": len(text)})
+        return out
+
+    def explain(self, texts: list[str], batch_size: int = 64) -> list[dict]:
+        return [{**r, "tokens": t.split(), "attention": None} for r, t in zip(self.predict(texts), texts, strict=True)]
