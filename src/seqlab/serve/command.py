@@ -81,11 +81,12 @@ def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
     import torch
 
     from .app import create_app
-    from .loading import load_models
+    from .loading import load_models, parse_specs
 
     limits = ServeLimits(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
                          timeout=args.timeout, max_texts=args.max_texts, max_chars=args.max_chars,
                          max_body=args.max_body).validate()
+    parse_specs(args.models)  # names checked before anything is loaded
     api_key = args.api_key or os.environ.get("SEQLAB_API_KEY") or None
     if not _is_loopback(args.host) and api_key is None:
         _say(f"warning: listening on {args.host} without an API key: anyone who reaches this port can use the models")

@@ -43,16 +43,20 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=print) -> list[ServedModel]:
-    from seqlab.api import load
-
+def parse_specs(specs: list[str]) -> list[tuple[str, Path]]:
     named = [parse_spec(s) for s in specs]
     names = [n for n, _ in named]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SeqlabError(f"two models are named {', '.join(duplicates)}; name them apart with NAME=DIR")
+    return named
+
+
+def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=print) -> list[ServedModel]:
+    from seqlab.api import load
+
     models = []
-    for name, path in named:
+    for name, path in parse_specs(specs):
         started = time.perf_counter()
         predictor = load(path, device=device)
         if not routes_for(predictor.task):
