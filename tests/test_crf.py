@@ -205,3 +205,33 @@ def test_bad_inputs_are_refused():
         crf.log_partition(torch.randn(2, 4, 3), torch.zeros(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="shape"):
         LinearChainCRF(3, allowed=torch.ones(2, 2, dtype=torch.bool))
+
+
+def test_logsumexp_matches_torch_on_extreme_values():
+    from seqlab.models.crf import FORBIDDEN, _logsumexp
+
+    x = torch.randn(4, 6, 5) * 10
+    x[:, 2] = FORBIDDEN  # whole rows far below the rest, as forbidden transitions are
+    x[0, :, 0] = torch.tensor([FORBIDDEN, 3.0, FORBIDDEN, -200.0, 1.0, FORBIDDEN])
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ours, theirs = _logsumexp(a, 1), torch.logsumexp(b, 1)
+    torch.testing.assert_close(ours, theirs)
+    g = torch.randn_like(theirs)
+    (ours * g).sum().backward()
+    (theirs * g).sum().backward()
+    torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_non_finite_padding_is_harmless():
+    crf = _crf(3, seed=13)
+    emissions, mask = _batch([4, 2], 3, seed=14)
+    tags = torch.randint(0, 3, mask.shape)
+    junk = emissions.clone()
+    junk[1, 2:] = float("nan")
+    junk[1, 3, 0] = float("inf")
+    junk.requires_grad_(True)
+    nll = crf.neg_log_likelihood(junk, tags, mask)
+    nll.sum().backward()
+    assert torch.isfinite(junk.grad).all() and junk.grad[1, 2:].eq(0).all()
+    torch.testing.assert_close(nll, crf.neg_log_likelihood(emissions, tags, mask))
+    assert torch.isfinite(crf.marginals(junk.detach(), mask)).all()
