@@ -19,7 +19,7 @@ from pathlib import Path
 from seqlab.errors import SeqlabError
 
 
-def _read_inputs(args: argparse.Namespace) -> list[str]:
+def read_inputs(args: argparse.Namespace) -> list[str]:
     if args.texts:
         return list(args.texts)
     if args.file:
@@ -47,60 +47,18 @@ def cmd_train(args: argparse.Namespace, extra: dict) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
+    """Generic: find the model's task, parse that task's own flags, evaluate, print the task's report."""
     from seqlab.api import load
     from seqlab.modeldir import read_model_config
-    from seqlab.tasks.base import get_task
+    from seqlab.tasks.base import evaluate_parser, get_task
 
-    options = {}
-    if args.precision != "fp32":
-        if read_model_config(args.model_dir).get("task") != "classify":
-            raise SeqlabError("--precision applies to classifiers")
-        options["precision"] = args.precision
-    predictor = load(args.model_dir, **options)
-    spec = get_task(predictor.task)
+    spec = get_task(read_model_config(args.model_dir).get("task", ""))
+    options = vars(evaluate_parser(spec).parse_args(args.task_options))
+    options["batch_size"] = args.batch_size
+    predictor = load(args.model_dir, device=args.device, precision=args.precision)
     data = args.data or predictor.config.data.data
-    options = {k: getattr(args, k) for k in ("batch_size", "text_column", "label_column", "beam", "workers")}
     report = spec.evaluate(predictor, data=data, split=args.split, options=options, log=_log)
-    if "confusion" in report:
-        from seqlab.plots import confusion_matrix
-
-        png = Path(args.confusion) if args.confusion else Path(args.model_dir) / f"confusion-{args.split}.png"
-        confusion_matrix(report["confusion"], report["labels"], png)
-        report["confusion_png"] = str(png)
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        from seqlab.metrics import format_report
-
-        print(format_report(report) if "confusion" in report else json.dumps(report, indent=2))
-        if "confusion_png" in report:
-            print(f"\nconfusion matrix written to {report['confusion_png']}")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.api import load
-    from seqlab.modeldir import read_model_config
-
-    task = read_model_config(args.model_dir).get("task")
-    if task != "classify":
-        raise SeqlabError(f"{args.model_dir} holds a {task!r} model; 'predict' is for classifiers")
-    model = load(args.model_dir, precision=args.precision)
-    texts = _read_inputs(args)
-    if args.explain:
-        if not model.has_attention:
-            raise SeqlabError("--explain needs a model that pools with attention (e.g. --model rnn --pooling attention)")
-        results = model.explain(texts, batch_size=args.batch_size, workers=args.workers)
-    else:
-        results = model.predict(texts, batch_size=args.batch_size, workers=args.workers)
-    for text, result in zip(texts, results, strict=True):
-        if args.json:
-            print(json.dumps({"text": text, **result}, ensure_ascii=False))
-        else:
-            print(f"{result['label']}\t{result['confidence']:.3f}\t{text[:80]}")
-            if args.explain:
-                pairs = sorted(zip(result["tokens"], result["attention"] or [], strict=False), key=lambda p: -p[1])
-                print("\t" + "  ".join(f"{tok}:{w:.3f}" for tok, w in pairs[: args.top]))
+    print(json.dumps(report, ensure_ascii=False) if args.json else spec.format_report(report))
     return 0
 
 
@@ -117,9 +75,6 @@ def cmd_vectors(args: argparse.Namespace, _extra: dict) -> int:
     for word, sim in results:
         print(f"{word}\t{sim:.4f}")
     return 0
-
-
-WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all cores for bag models, 0 for others)"
 
 
 def _log(message: str) -> None:
@@ -148,32 +103,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         p.set_defaults(func=cmd_train)
         task_parsers[name] = p
 
-    ev = commands.add_parser("evaluate", help="score a model on a dataset split")
+    ev = commands.add_parser("evaluate", help="score a model on a dataset split",
+                             description="Score a model on a dataset split. Each task adds its own options "
+                                         "(listed below); a flag of another task is refused.",
+                             epilog=_task_evaluate_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("model_dir")
     ev.add_argument("--data", default=None, help="dataset name or path (default: the training data)")
     ev.add_argument("--split", default="test")
-    ev.add_argument("--text-column", default=None)
-    ev.add_argument("--label-column", default=None)
-    ev.add_argument("--batch-size", type=int, default=256)
-    ev.add_argument("--beam", type=int, default=None, help="beam size (translation)")
-    ev.add_argument("--confusion", default=None, help="where to write the confusion-matrix PNG")
+    ev.add_argument("--batch-size", type=int, default=None, help="examples per batch (default: the task's)")
     ev.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                    help="classifiers: bf16 inference (faster on AVX-512 BF16 CPUs and GPUs)")
-    ev.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+                    help="bf16 inference (faster on AVX-512 BF16 CPUs and GPUs; fp32 where bf16 would be emulated)")
+    ev.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
-    ev.set_defaults(func=cmd_evaluate)
-
-    pr = commands.add_parser("predict", help="classify texts (arguments, --file, or standard input)")
-    pr.add_argument("model_dir")
-    pr.add_argument("texts", nargs="*")
-    pr.add_argument("--file", default=None, help="one text per line")
-    pr.add_argument("--json", action="store_true", help="JSON lines with all probabilities")
-    pr.add_argument("--explain", action="store_true", help="show the tokens the model attended to")
-    pr.add_argument("--top", type=int, default=10, help="with --explain: how many tokens to show")
-    pr.add_argument("--batch-size", type=int, default=64)
-    pr.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
-    pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
-    pr.set_defaults(func=cmd_predict)
+    ev.set_defaults(func=cmd_evaluate, task_options=[])
 
     ve = commands.add_parser("vectors", help="nearest neighbours and analogies in word vectors")
     ve.add_argument("vectors", help="glove-6b-50d or a .txt/.vec file")
@@ -188,9 +130,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     return parser, task_parsers
 
 
+def _task_evaluate_help() -> str:
+    from seqlab.tasks.base import TASKS, evaluate_parser
+
+    parts = []
+    for spec in TASKS.values():
+        help_text = evaluate_parser(spec).format_help().split("\n", 2)[-1].strip()
+        if spec.add_evaluate_options is not None and help_text:
+            parts.append(f"{spec.name} models:\n{help_text}")
+    return "\n\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser, _ = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command != "evaluate":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.task_options = unknown  # parsed by the model's task once the model directory is read
     extra = {}
     if args.command == "train":
         fixed = {"out", "config", "resume", "overwrite", "func", "task", "command"}

@@ -1,4 +1,5 @@
-"""Greedy and beam search for any ``seqlab.models.seq2seq.Seq2SeqModel``: pure batched functions.
+"""Greedy and beam search for any ``seqlab.models.seq2seq.Seq2SeqModel``, and sampling (top-k, nucleus,
+temperature, repetition penalty) for decoder-only language models: pure batched functions.
 
 Both search a whole batch at once: the only Python loop is over time steps. Beam search
 flattens sentences x beams into B*K rows of the decoder state, picks candidates with one
@@ -14,9 +15,9 @@ The functions run under ``torch.no_grad`` and leave the model's mode alone: call
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import Tensor
@@ -247,3 +248,101 @@ def unk_replace(tokens: Sequence[Sequence[int]], attention: Sequence[Tensor], sr
         aligned = att[: len(ids), : len(src)].argmax(dim=-1).tolist()  # target position -> source position
         out.append([src[aligned[j]] if tok == unk_id else tok for j, tok in enumerate(ids)])
     return out
+
+
+# ---------------------------------------------------------------------------- sampling from a decoder-only model
+class DecoderOnlyLM(Protocol):
+    """What sampling needs from a language model (``seqlab.models.lm``): log P(next) for a prompt, then per token."""
+
+    def start(self, ids: Tensor) -> tuple[Tensor, Any]:
+        """ids (B, T) -> log-probs (B, V) of the next token, state."""
+
+    def step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """tokens (B,) -> log-probs (B, V), state."""
+
+
+def repetition_penalty(scores: Tensor, previous: Tensor, penalty: float) -> Tensor:
+    """Make tokens already in ``previous`` (B, S) less likely (Keskar et al. 2019, CTRL).
+
+    ``scores`` (B, V) are log-probabilities (all <= 0), so a penalised token's score is
+    multiplied by ``penalty`` (> 1 lowers it); CTRL divides positive logits instead, which is
+    the same direction. ``penalty`` 1 changes nothing.
+    """
+    if penalty == 1.0 or previous.numel() == 0:
+        return scores
+    seen = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, previous, True)  # (B, V)
+    penalised = torch.where(scores < 0, scores * penalty, scores / penalty)
+    return torch.where(seen, penalised, scores)
+
+
+def top_k_filter(scores: Tensor, k: int) -> Tensor:
+    """Keep the ``k`` highest scores of each row (B, V), set the rest to -inf; k <= 0 keeps all."""
+    if k <= 0 or k >= scores.size(-1):
+        return scores
+    kth = scores.topk(k, dim=-1).values[:, -1:]  # (B, 1)
+    return scores.masked_fill(scores < kth, float("-inf"))
+
+
+def top_p_filter(scores: Tensor, p: float) -> Tensor:
+    """Nucleus filtering (Holtzman et al. 2019): keep the smallest set of most likely tokens whose
+    probability reaches ``p`` (the most likely token always stays), per row of ``scores`` (B, V)."""
+    if p >= 1.0:
+        return scores
+    sorted_scores, order = scores.sort(dim=-1, descending=True)  # (B, V)
+    probs = torch.softmax(sorted_scores.float(), dim=-1)
+    before = probs.cumsum(dim=-1) - probs  # probability mass of the tokens ranked above each one
+    drop_sorted = before >= p  # a token is dropped once the ones above it already reach p
+    drop = torch.zeros_like(drop_sorted).scatter(1, order, drop_sorted)  # back to vocabulary order
+    return scores.masked_fill(drop, float("-inf"))
+
+
+@dataclass
+class SamplingConfig:
+    """How each next token is chosen. ``temperature`` 0 means greedy (the most likely token)."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+
+    def validate(self) -> None:
+        from seqlab.errors import SeqlabError
+
+        if self.temperature < 0:
+            raise SeqlabError(f"--temperature must be >= 0 (0 is greedy), got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise SeqlabError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise SeqlabError(f"--top-k must be >= 0 (0 keeps every token), got {self.top_k}")
+        if self.repetition_penalty <= 0:
+            raise SeqlabError(f"--repetition-penalty must be > 0 (1 is none), got {self.repetition_penalty}")
+
+
+def choose_next(log_probs: Tensor, previous: Tensor, config: SamplingConfig,
+                generator: torch.Generator | None = None) -> Tensor:
+    """log_probs (B, V), previous tokens (B, S) -> the next token of each row (B,)."""
+    scores = repetition_penalty(log_probs.float(), previous, config.repetition_penalty)
+    if config.temperature == 0:
+        return scores.argmax(dim=-1)
+    scores = top_p_filter(top_k_filter(scores / config.temperature, config.top_k), config.top_p)
+    probs = torch.softmax(scores, dim=-1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@torch.no_grad()
+def sample(model: DecoderOnlyLM, prompt: Tensor, max_tokens: int, config: SamplingConfig,
+           generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    """Generate ``max_tokens`` tokens after ``prompt`` (B, T) for every row at once, yielding each step's
+    tokens (B,) and their probabilities under the model (B,) as soon as they are chosen.
+
+    The model's own distribution (before temperature and filtering) gives the reported probability.
+    Call ``model.eval()`` first. The repetition penalty looks at the prompt and what was generated.
+    """
+    log_probs, state = model.start(prompt)
+    previous = prompt
+    for i in range(max_tokens):
+        tokens = choose_next(log_probs, previous, config, generator)  # (B,)
+        yield tokens, log_probs.float().gather(1, tokens[:, None]).squeeze(1).exp()
+        previous = torch.cat([previous, tokens[:, None]], dim=1)  # (B, S + 1)
+        if i + 1 < max_tokens:
+            log_probs, state = model.step(tokens, state)

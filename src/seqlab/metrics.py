@@ -1,10 +1,13 @@
-"""Evaluation metrics: classification report, and (via sacrebleu) BLEU/chrF."""
+"""Evaluation metrics: classification report, perplexity; BLEU/chrF come from sacrebleu in the translation task."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+MAX_LOG_PERPLEXITY = 50.0  # exp(50) ~ 5e21: an untrained model's perplexity is still a finite number
 
 
 def classification_report(gold: list[int], pred: list[int], labels: list[str]) -> dict[str, Any]:
@@ -128,3 +131,13 @@ def format_span_report(report: dict[str, Any]) -> str:
         for lab, row in zip(labels, matrix, strict=True):
             lines.append(f"{lab:<{width}}  " + "  ".join(f"{v:>{width}d}" for v in row))
     return "\n".join(lines)
+
+
+def perplexity(total_nll: float, count: int) -> float:
+    """exp(mean negative log-likelihood in nats), capped to stay finite for an untrained model."""
+    return math.exp(min(total_nll / max(count, 1), MAX_LOG_PERPLEXITY))
+
+
+def bits_per_token(total_nll: float, count: int) -> float:
+    """Mean negative log2-likelihood: the cross-entropy in bits (log2 of the perplexity)."""
+    return total_nll / max(count, 1) / math.log(2)

@@ -9,9 +9,8 @@ from pathlib import Path
 from seqlab.data.cache import fingerprint
 from seqlab.data.readers import TEXT_SUFFIXES, read_labelled
 from seqlab.data.registry import DatasetSpec, load_hub, local_dataset_dir, lookup, not_found_message
+from seqlab.data.splits import split_names
 from seqlab.errors import SeqlabError
-
-SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "validation", "val", "dev"), "test": ("test",)}
 
 
 @dataclass
@@ -45,7 +44,7 @@ class LabelledTexts:
 
 
 def _find_split_file(folder: Path, split: str) -> Path | None:
-    for alias in SPLIT_ALIASES.get(split, (split,)):
+    for alias in split_names(split):
         for suffix in TEXT_SUFFIXES:
             for candidate in (folder / f"{alias}{suffix}", folder / f"{alias}{suffix}.gz"):
                 if candidate.is_file():

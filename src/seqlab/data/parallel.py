@@ -20,6 +20,7 @@ from pathlib import Path
 from seqlab.data.cache import fingerprint
 from seqlab.data.readers import open_text_lines
 from seqlab.data.registry import DatasetSpec, load_hub, local_dataset_dir, lookup, register
+from seqlab.data.splits import split_names
 from seqlab.errors import SeqlabError
 
 MULTI30K = register(DatasetSpec(
@@ -36,8 +37,6 @@ TSV_LANGUAGES = {"eng-fra": ("en", "fr")}  # the column languages of registered 
 MULTI30K_LANGUAGES = ("en", "de", "fr", "cs")
 HUB_LANGUAGES = {"multi30k": ("en", "de")}  # bentrevett/multi30k holds only English and German
 
-SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "val", "validation", "dev"),
-                 "test": ("test", "test_2016_flickr")}
 
 
 @dataclass
@@ -119,12 +118,8 @@ def read_parallel_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1
     return _drop_empty(src, tgt, f"{path}#{src_column}{tgt_column}@{fingerprint(path)}")
 
 
-def _split_names(split: str) -> tuple[str, ...]:
-    return SPLIT_ALIASES.get(split, (split,))
-
-
 def _find_split(folder: Path, split: str, src: str, tgt: str) -> tuple[Path, Path] | None:
-    for name in _split_names(split):
+    for name in split_names(split):
         s, t = folder / f"{name}.{src}", folder / f"{name}.{tgt}"
         if s.is_file() and t.is_file():
             return s, t
@@ -138,7 +133,7 @@ def _folder_languages(folder: Path) -> list[str]:
 def _read_folder(folder: Path, split: str, src: str, tgt: str) -> ParallelTexts:
     found = _find_split(folder, split, src, tgt)
     if found is None:
-        names = "/".join(_split_names(split))
+        names = "/".join(split_names(split))
         raise SeqlabError(f"{folder} has no {split} split for {src}->{tgt} (looked for {names}.{src} and "
                           f"{names}.{tgt}; languages there: {', '.join(_folder_languages(folder)) or 'none'})")
     return read_parallel_files(*found)

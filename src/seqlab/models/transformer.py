@@ -15,6 +15,7 @@ from torch import nn
 
 from seqlab.models.attention import AttentionPooling
 from seqlab.models.base import ClassifierOutput, length_mask
+from seqlab.models.positions import sinusoidal_positions
 
 
 @dataclass
@@ -29,16 +30,6 @@ class TransformerConfig:
                 "for the math one: 3x slower training on 400-token reviews measured on a CPU)"})
     pooling: str = field(default="mean", metadata={
         "help": "how to summarise the outputs: mean | cls | attention", "choices": ["mean", "cls", "attention"]})
-
-
-def sinusoidal_positions(length: int, size: int) -> torch.Tensor:
-    """``(length, size)`` fixed position encodings (Vaswani et al. 2017, section 3.5)."""
-    position = torch.arange(length, dtype=torch.float32)[:, None]  # (L, 1)
-    div = torch.exp(torch.arange(0, size, 2, dtype=torch.float32) * (-math.log(10000.0) / size))  # (size/2,)
-    table = torch.zeros(length, size)
-    table[:, 0::2] = torch.sin(position * div)
-    table[:, 1::2] = torch.cos(position * div[: size // 2])
-    return table
 
 
 class TransformerClassifier(nn.Module):

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.errors import SeqlabError
+from seqlab.models.positions import sinusoidal_positions
 from seqlab.models.seq2seq import source_mask
 
 KV = tuple[Tensor, Tensor]  # keys, values, each (B, heads, length, d_head)
@@ -61,16 +62,6 @@ class TransformerSeq2SeqConfig:
             raise SeqlabError("transformer seq2seq: layers, ff_size and max_positions must be at least 1")
         if not 0.0 <= self.dropout < 1.0:
             raise SeqlabError(f"transformer seq2seq: dropout must be in [0, 1), got {self.dropout}")
-
-
-def sinusoidal_positions(length: int, d_model: int, offset: int = 0) -> Tensor:
-    """(length, d_model) table: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(...) (Vaswani et al. 2017)."""
-    pos = torch.arange(offset, offset + length, dtype=torch.float32).unsqueeze(1)  # (L, 1)
-    inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))  # (D/2,)
-    table = torch.zeros(length, d_model)
-    table[:, 0::2] = torch.sin(pos * inv_freq)  # (L, D/2)
-    table[:, 1::2] = torch.cos(pos * inv_freq)
-    return table
 
 
 class MultiHeadAttention(nn.Module):

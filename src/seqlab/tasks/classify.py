@@ -30,6 +30,7 @@ from seqlab.metrics import classification_report
 from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
 from seqlab.models import CLASSIFIERS
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
+from seqlab.tasks import classify_commands
 from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
@@ -458,8 +459,16 @@ def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: 
     report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
                                    predictor.labels)
     report.update({"data": data, "split": split, "seconds": seconds, "examples_per_s": len(examples) / max(seconds, 1e-9)})
+    from seqlab.plots import confusion_matrix
+
+    png = Path(options.get("confusion") or predictor.model_dir / f"confusion-{split}.png")
+    confusion_matrix(report["confusion"], report["labels"], png)
+    report["confusion_png"] = str(png)
     return report
 
 
 register_task(TaskSpec(name="classify", description="text classification (sentiment, topics, ...)",
-                       schema=SCHEMA, train=train, load=load, evaluate=evaluate))
+                       schema=SCHEMA, train=train, load=load, evaluate=evaluate,
+                       add_commands=classify_commands.add_commands,
+                       add_evaluate_options=classify_commands.add_evaluate_options,
+                       format_report=classify_commands.format_report))

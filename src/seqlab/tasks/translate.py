@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,16 +30,17 @@ import torch.nn.functional as F
 
 from seqlab.config import TaskConfigSchema
 from seqlab.data.batching import bucket_batches, pad_batch
-from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
 from seqlab.data.parallel import ParallelTexts, TranslateDataConfig, load_split, load_train_valid
 from seqlab.decode import Hypotheses, beam_search, greedy_search, unk_replace
 from seqlab.errors import SeqlabError
-from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
+from seqlab.metrics import perplexity
+from seqlab.modeldir import read_json, save_model_dir
 from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.tasks.common import cached_encoding, read_model_dir, restore_weights, training_metrics
 from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, UNK_ID, SubwordTokenizer, display_token
-from seqlab.train import TrainConfig, Trainer, pick_device
+from seqlab.train import TrainConfig, Trainer, autocast_context, effective_precision, pick_device
 
 TEXT_FILE = "text.json"
 
@@ -157,19 +157,13 @@ def encode_splits(splits: dict[str, ParallelTexts], cfg: TranslateTextConfig,
 
     def compute():
         toks = Tokenizers.from_json(fixed) if fixed else _train_tokenizers(splits["train"], cfg)
-        arrays = {}
-        for split, data in splits.items():
-            for side, tok, texts in (("src", toks.src, data.src), ("tgt", toks.tgt, data.tgt)):
-                ragged = to_ragged(tok.encode_many(texts))
-                arrays[f"{split}.{side}.ids"], arrays[f"{split}.{side}.offsets"] = ragged["ids"], ragged["offsets"]
-        return arrays, toks.to_json()
+        named = {f"{split}.{side}": tok.encode_many(texts) for split, data in splits.items()
+                 for side, tok, texts in (("src", toks.src, data.src), ("tgt", toks.tgt, data.tgt))}
+        return named, toks.to_json()
 
-    arrays, meta = cached_arrays(key, compute)
+    named, meta = cached_encoding(key, compute)
     toks = Tokenizers.from_json(meta)
-    encoded = {split: tuple([d.astype(np.int64) for d in from_ragged(arrays[f"{split}.{side}.ids"],
-                                                                     arrays[f"{split}.{side}.offsets"])]
-                            for side in ("src", "tgt"))
-               for split in splits}
+    encoded = {split: (named[f"{split}.src"], named[f"{split}.tgt"]) for split in splits}
     return toks, encoded  # type: ignore[return-value]
 
 
@@ -313,7 +307,7 @@ class TranslateTask:
         self.model.eval()
         total, count = teacher_forced_loss(self.model, self.src["valid"], self.tgt["valid"], self.device)
         loss = total / max(count, 1)
-        metrics = {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+        metrics = {"loss": loss, "perplexity": perplexity(total, count)}
         if self.config.train.metric in (None, "bleu", "chrf"):
             d = self.config.decoding
             results = search(self.model, self.src["valid"], self.device, beam=1, max_len_ratio=d.max_len_ratio,
@@ -348,15 +342,13 @@ class Translator:
 
     task = "translate"
 
-    def __init__(self, model_dir: Path, device: str = "cpu") -> None:
-        self.model_dir = Path(model_dir)
-        meta = read_model_config(model_dir, expect_task="translate")
-        self.config: TranslateConfig = SCHEMA.from_dict(meta["config"])
+    def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
+        loaded = read_model_dir(model_dir, "translate", SCHEMA, device)
+        self.model_dir, self.device = loaded.model_dir, loaded.device
+        self.config: TranslateConfig = loaded.config
+        self.precision = effective_precision(self.device, precision, log=lambda m: print(f"seqlab: {m}", file=sys.stderr))
         self.toks = Tokenizers.from_json(read_json(self.model_dir, TEXT_FILE))
-        self.device = torch.device(device)
-        self.model = build_model(self.config, self.toks)
-        load_weights(self.model_dir, self.model)
-        self.model.to(self.device).eval()
+        self.model = restore_weights(loaded, build_model(self.config, self.toks))
 
     def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
@@ -383,10 +375,11 @@ class Translator:
         if beam < 1 or not 1 <= nbest <= beam:
             raise SeqlabError(f"need --beam >= 1 and 1 <= --nbest <= --beam (got beam {beam}, nbest {nbest})")
         src, src_tokens = self._encode(list(texts))
-        results = search(self.model, src, self.device, beam=beam, nbest=nbest,
-                         length_penalty=d.length_penalty if length_penalty is None else length_penalty,
-                         max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
-                         max_len_extra=d.max_len_extra, batch_size=batch_size, method=method)
+        with autocast_context(self.device, self.precision):
+            results = search(self.model, src, self.device, beam=beam, nbest=nbest,
+                             length_penalty=d.length_penalty if length_penalty is None else length_penalty,
+                             max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
+                             max_len_extra=d.max_len_extra, batch_size=batch_size, method=method)
         out = []
         for i, r in enumerate(results):
             hyps = [{"translation": self._detok(toks, att, src_tokens[i], replace_unk), "score": score,
@@ -425,11 +418,11 @@ class Translator:
         src, _ = self._encode(sources)
         tgt = [np.asarray(ids, dtype=np.int64) for ids in self.toks.tgt.encode_many(targets)]
         total, count = teacher_forced_loss(self.model, src, tgt, self.device)
-        return math.exp(min(total / max(count, 1), 50.0))
+        return perplexity(total, count)
 
 
-def load(model_dir: Path, device: str = "cpu") -> Translator:
-    return Translator(model_dir, device=device)
+def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Translator:
+    return Translator(model_dir, device=device, precision=precision)
 
 
 def evaluate(predictor: Translator, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
@@ -449,26 +442,20 @@ def evaluate(predictor: Translator, *, data: str, split: str = "test", options: 
     report.update({"perplexity": predictor.perplexity(pairs.src, pairs.tgt), "data": data, "split": split,
                    "pairs": len(pairs), "dropped_empty": pairs.dropped_empty, "beam": beam,
                    "seconds": seconds, "sentences_per_s": len(pairs) / max(seconds, 1e-9)})
-    metrics_path = predictor.model_dir / "metrics.json"
-    if metrics_path.is_file():
-        valid = json.loads(metrics_path.read_text(encoding="utf-8")).get("valid", {})
-        if "perplexity" in valid:
-            report["valid_perplexity"] = valid["perplexity"]
+    valid = training_metrics(predictor.model_dir).get("valid", {})
+    if "perplexity" in valid:
+        report["valid_perplexity"] = valid["perplexity"]
     log(f"sacreBLEU {report['signature']}")
     return report
 
 
 # ---------------------------------------------------------------------------- the ``seqlab translate`` command
 def cmd_translate(args, _extra: dict) -> int:
-    from seqlab.api import load as load_any
-    from seqlab.cli import _read_inputs
+    from seqlab.cli import read_inputs
+    from seqlab.tasks.base import load_model
 
-    task = read_model_config(args.model_dir).get("task")
-    if task != "translate":
-        raise SeqlabError(f"{args.model_dir} holds a {task!r} model; 'translate' needs a translation model "
-                          "(seqlab train translate ...)")
-    model = load_any(args.model_dir, device=args.device)
-    texts = _read_inputs(args)
+    model = load_model(args.model_dir, device=args.device, expect_task="translate", command="translate")
+    texts = read_inputs(args)
     results = model.translate_detailed(texts, beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty,
                                        max_len_ratio=args.max_len_ratio, replace_unk=args.unk_replace,
                                        batch_size=args.batch_size)
@@ -536,5 +523,19 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=cmd_translate)
 
 
+def add_evaluate_options(parser) -> None:
+    parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's; 1 is greedy)")
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [f"BLEU {report['bleu']:.2f}   chrF {report['chrf']:.2f}   perplexity {report['perplexity']:.2f}   "
+             f"({report['pairs']:,} pairs of {report['data']} {report['split']}, beam {report['beam']}, "
+             f"{report['sentences_per_s']:.1f} sentences/s)", f"sacreBLEU {report['signature']}"]
+    if "valid_perplexity" in report:
+        lines.append(f"validation perplexity at the best checkpoint: {report['valid_perplexity']:.2f}")
+    return "\n".join(lines)
+
+
 register_task(TaskSpec(name="translate", description="translation between two languages (Multi30k, eng-fra, ...)",
-                       schema=SCHEMA, train=train, load=load, evaluate=evaluate, add_commands=add_commands))
+                       schema=SCHEMA, train=train, load=load, evaluate=evaluate, add_commands=add_commands,
+                       add_evaluate_options=add_evaluate_options, format_report=format_report))

@@ -1,0 +1,168 @@
+"""WikiText-2 language-model benchmark: train with the default settings, test perplexity, generation speed.
+
+Run from the repository root (SEQLAB_DATA must point at the data, e.g. ../shared/data):
+
+    SEQLAB_DATA=../shared/data python benchmarks/lm.py                    # rnn and transformer
+    SEQLAB_DATA=../shared/data python benchmarks/lm.py --models rnn
+    SEQLAB_DATA=../shared/data python benchmarks/lm.py --models rnn --speed-only   # re-measure generation
+
+Each model trains in its own process with ``seqlab train lm --data wikitext-2`` and no other
+setting (the defaults are the recipe, 60-minute budget included), is scored on the test split
+with ``seqlab evaluate``, and generates 200 tokens at batch 1 and 8 (the Transformer also
+without its key/value cache, recomputing the prefix at every step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe, machine_lines  # noqa: E402
+from report import ROOT, run_measured, write_section  # noqa: E402
+
+# name -> flags after ``seqlab train lm --data wikitext-2`` (none: the defaults are the recipe)
+RECIPES: dict[str, list[str]] = {"rnn": [], "transformer": ["--model", "transformer"]}
+TARGETS = {"rnn": 130.0}  # test perplexity within the default 60-minute budget
+CACHE_SPEEDUP_TARGET = 5.0  # cached generation vs recomputing the prefix, at 200 tokens
+GENERATED = 200
+
+
+def generation_speed(model_dir: Path, batch: int, cached: bool = True) -> float:
+    """Tokens per second generating ``GENERATED`` tokens for ``batch`` rows (greedy, after a one-word prompt)."""
+    import torch
+
+    import seqlab
+    from seqlab.decode import SamplingConfig, choose_next, sample
+
+    lm = seqlab.load(model_dir)
+    ids, _ = lm.encode_prompt("the")
+    prompt = torch.tensor([ids] * batch)
+    config = SamplingConfig(temperature=0)
+    started = time.perf_counter()
+    with torch.no_grad():
+        if cached:
+            for _ in sample(lm.model, prompt, GENERATED, config):
+                pass
+        else:  # the whole prefix through the model at every step
+            seq = prompt
+            for _ in range(GENERATED):
+                hidden, _ = lm.model(seq[:, -lm.model.context:] if lm.model.context else seq)
+                nxt = choose_next(lm.model.output.log_probs(hidden[:, -1]), seq, config)
+                seq = torch.cat([seq, nxt[:, None]], dim=1)
+    return batch * GENERATED / (time.perf_counter() - started)
+
+
+def speeds(model_dir: Path) -> dict:
+    import torch
+
+    out = {"gen_b1": generation_speed(model_dir, 1), "gen_b8": generation_speed(model_dir, 8),
+           "gen_threads": torch.get_num_threads()}
+    if not _stateful(model_dir):
+        out["gen_b1_nocache"] = generation_speed(model_dir, 1, cached=False)
+        out["gen_b8_nocache"] = generation_speed(model_dir, 8, cached=False)
+    return out
+
+
+def _stateful(model_dir: Path) -> bool:
+    import seqlab
+
+    return bool(seqlab.load(model_dir).model.stateful)
+
+
+def bench(name: str, args: argparse.Namespace) -> dict:
+    out = Path(args.out) / name
+    logs = Path(args.out) / "logs"
+    seqlab_cmd = [sys.executable, "-m", "seqlab.cli"]
+    train_cmd = [*seqlab_cmd, "train", "lm", "--data", "wikitext-2", *RECIPES[name], "--out", str(out), "--overwrite",
+                 "--no-progress"]
+    code, train_s, train_mem = run_measured(train_cmd, logs / f"lm-{name}-train.log")
+    if code != 0:
+        return {"model": name, "error": f"training failed, see {logs / f'lm-{name}-train.log'}"}
+    eval_json = logs / f"lm-{name}-eval.json"
+    code, eval_s, _ = run_measured([*seqlab_cmd, "evaluate", str(out), "--split", "test", "--json"], eval_json)
+    if code != 0:
+        return {"model": name, "error": f"evaluation failed, see {eval_json}"}
+    report = json.loads(eval_json.read_text().strip().splitlines()[-1])
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {"model": name, "flags": " ".join(RECIPES[name]), "test_ppl": report["perplexity"],
+            "test_bits": report["bits_per_token"], "protocol": report["protocol"],
+            "valid_ppl": metrics["valid"]["perplexity"], "epochs": history[-1]["epoch"] if history else None,
+            "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": eval_s,
+            "budget_min": config["config"]["train"]["max_time"], "params": _params(out),
+            "precision": metrics.get("precision"), **speeds(out), "machine": describe(),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python benchmarks/lm.py " + " ".join(sys.argv[1:])}
+
+
+def _params(model_dir: Path) -> int:
+    import seqlab
+
+    return sum(p.numel() for p in seqlab.load(model_dir).model.parameters())
+
+
+def write_results(rows: list[dict]) -> None:
+    machines, header = machine_lines(rows)
+    lines = ["## WikiText-2 language models (lm)", "", *header,
+             "Training: `seqlab train lm --data wikitext-2` with the defaults (and `--model transformer`); the "
+             "budget is the default `--max-time`. Test perplexity: the whole test split as one stream, `<eos>` at "
+             "every line end, every token scored once (protocol column). Generation: greedy, 200 tokens after a "
+             "one-word prompt, tokens/s over all rows of the batch.", "",
+             "| model | test ppl | bits/token | valid ppl | epochs | train time | budget | peak mem | params | "
+             "precision | gen tok/s @1 | @8 | no cache @1 | no cache @8 | targets | machine | date |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['model']} | {r['error']} |||||||||||||||")
+            continue
+        verdicts = []
+        if r["model"] in TARGETS:
+            met = r["test_ppl"] <= TARGETS[r["model"]]
+            verdicts.append(f"test ppl <= {TARGETS[r['model']]:g} in {r['budget_min']:g} min: "
+                            + ("met" if met else "**missed**"))
+        if r.get("gen_b1_nocache"):
+            speedup = r["gen_b1"] / r["gen_b1_nocache"]
+            verdicts.append(f"cache {speedup:.1f}x faster at 200 tokens (>= {CACHE_SPEEDUP_TARGET:g}x: "
+                            + ("met" if speedup >= CACHE_SPEEDUP_TARGET else "**missed**") + ")")
+        nocache = [f"{r[k]:,.0f}" if r.get(k) else "-" for k in ("gen_b1_nocache", "gen_b8_nocache")]
+        lines.append(
+            f"| {r['model']} | {r['test_ppl']:.2f} | {r['test_bits']:.3f} | {r['valid_ppl']:.2f} | {r['epochs']} | "
+            f"{r['train_seconds'] / 60:.1f} min | {r['budget_min']:g} min | {r['train_peak_mib']:,.0f} MiB | "
+            f"{r['params']:,} | {r.get('precision') or 'fp32'} | {r['gen_b1']:,.0f} | {r['gen_b8']:,.0f} | "
+            f"{nocache[0]} | {nocache[1]} | {'; '.join(verdicts) or '-'} | {machines[r['machine']]} | {r['date']} |")
+    lines += ["", "Commands (each row's own run):", ""]
+    lines += [f"- `{r['model']}`: `seqlab train lm --data wikitext-2{' ' + r['flags'] if r['flags'] else ''}` "
+              f"(run as `{r['command']}`; evaluation: {r['protocol']})" for r in rows if "error" not in r]
+    write_section("lm", lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--out", default=str(ROOT / "runs"))
+    parser.add_argument("--speed-only", action="store_true", help="re-measure generation speed of trained models")
+    args = parser.parse_args()
+    rows_path = ROOT / "lm-rows.json"
+    previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+    for name in args.models:
+        print(f"== {name}", flush=True)
+        if args.speed_only:
+            row = {**previous[name], **speeds(Path(args.out) / name)}
+        else:
+            row = bench(name, args)
+        print(json.dumps(row), flush=True)
+        previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+        previous[name] = row
+        rows_path.write_text(json.dumps(previous, indent=2))
+    write_results([previous[n] for n in RECIPES if n in previous])
+    print("wrote benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Language models: a word-level LSTM/GRU (AWD-LSTM style) and a decoder-only Transformer (GPT style).
+
+    ids (B, T) -> embed -> RNN layers (state carried) -> [proj] -> output layer -> log P(next token)
+    ids (B, T) -> embed * sqrt(d) + positions -> N x causal pre-LN block -> LayerNorm -> output layer
+
+Both models give the same small interface, which the LM task, the trainer and the sampling
+functions in :mod:`seqlab.decode` rely on and nothing else:
+
+- ``forward(ids, state) -> (hidden (B, T, D), state)``: hidden states before the output layer;
+- ``output``: an :class:`OutputLayer` (full softmax, tied or not, or adaptive softmax);
+- ``start(ids) -> (log_probs (B, V) of the next token, state)`` and
+  ``step(tokens (B,), state) -> (log_probs (B, V), state)`` for generation.
+
+For the RNN the state is its hidden state, carried across truncated-BPTT batches; for the
+Transformer it is a key/value cache, so that each generated token costs one position.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqlab.errors import SeqlabError
+from seqlab.models.positions import sinusoidal_positions
+from seqlab.models.transformer_seq2seq import KV, FeedForward, MultiHeadAttention
+
+SOFTMAX_CHOICES = ["full", "adaptive"]
+
+
+def _parse_cutoffs(text: str, vocab_size: int) -> list[int]:
+    """"2000,10000" -> [2000, 10000], dropping cut-offs at or past the vocabulary size."""
+    try:
+        cuts = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise SeqlabError(f"--cutoffs {text!r}: give increasing integers such as 2000,10000") from None
+    if cuts != sorted(set(cuts)) or any(c <= 0 for c in cuts):
+        raise SeqlabError(f"--cutoffs {text!r}: give increasing positive integers such as 2000,10000")
+    return [c for c in cuts if c < vocab_size - 1]
+
+
+class OutputLayer(nn.Module):
+    """Hidden states -> next-token log-probabilities.
+
+    ``full``: one linear layer and a softmax over the vocabulary, optionally tied to the input
+    embedding (Press & Wolf 2017). ``adaptive``: ``nn.AdaptiveLogSoftmaxWithLoss`` (Grave et al.
+    2017): frequent words in a small head, rare ones in clusters of reduced width, so most
+    tokens never pay for the full vocabulary. It needs ids ranked by frequency, which seqlab's
+    vocabularies are. Tying does not apply to it.
+    """
+
+    def __init__(self, size: int, vocab_size: int, kind: str, tied: nn.Embedding | None, cutoffs: str,
+                 div_value: float = 4.0) -> None:
+        super().__init__()
+        self.kind = kind
+        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | None = None
+        self.linear: nn.Linear | None = None
+        cuts = _parse_cutoffs(cutoffs, vocab_size) if kind == "adaptive" else []
+        if kind == "adaptive" and cuts:
+            # each cluster's width is size / div_value^i; small models keep every cluster at least 1 wide
+            div_value = min(div_value, max(1.0, size ** (1.0 / len(cuts))))
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(size, vocab_size, cuts, div_value=div_value)
+        else:
+            self.linear = nn.Linear(size, vocab_size)
+            if tied is not None:
+                self.linear.weight = tied.weight  # (V, D) shared with the input embedding
+
+    def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """hidden (N, D), targets (N,) -> (N,) negative log-likelihoods, in fp32."""
+        if self.adaptive is not None:
+            with torch.autocast(hidden.device.type, enabled=False):
+                out = self.adaptive(hidden.float(), targets)
+            return -out.output
+        logits = self.linear(hidden)  # type: ignore[misc]  # (N, V)
+        return F.cross_entropy(logits.float(), targets, reduction="none")
+
+    def log_probs(self, hidden: Tensor) -> Tensor:
+        """hidden (N, D) -> (N, V) log-probabilities over the whole vocabulary, in fp32."""
+        if self.adaptive is not None:
+            with torch.autocast(hidden.device.type, enabled=False):
+                return self.adaptive.log_prob(hidden.float())
+        return torch.log_softmax(self.linear(hidden).float(), dim=-1)  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------- the RNN language model
+@dataclass
+class RNNLMConfig:
+    """Hyper-parameters of :class:`RNNLM`; the defaults are the WikiText-2 recipe on a 2-core CPU."""
+
+    cell: str = field(default="lstm", metadata={"help": "rnn: lstm | gru", "choices": ["lstm", "gru"]})
+    emb_size: int = field(default=400, metadata={"help": "token embedding size"})
+    hidden_size: int = field(default=400, metadata={"help": "rnn: units per layer"})
+    layers: int = field(default=2, metadata={"help": "stacked layers"})
+    tie_weights: bool = field(default=True, metadata={
+        "help": "share the input embedding with the output layer (Press & Wolf 2017; full softmax only)"})
+    dropout: float = field(default=0.3, metadata={"help": "dropout on the last layer's output"})
+    emb_dropout: float = field(default=0.05, metadata={
+        "help": "rnn: drop whole words from the embedding matrix (Gal & Ghahramani 2016, as in AWD-LSTM)"})
+    input_dropout: float = field(default=0.25, metadata={"help": "rnn: locked dropout on the embeddings"})
+    hidden_dropout: float = field(default=0.2, metadata={"help": "rnn: locked dropout between layers"})
+    # adaptive by default: on a 2-core CPU a full softmax over WikiText-2's 33k words is 3x slower per token
+    # (measured: 520 vs 1,700 tokens/s for this LSTM), too slow to train enough epochs in an hour
+    softmax: str = field(default="adaptive", metadata={
+        "help": "output layer: full | adaptive (Grave et al. 2017; faster for large vocabularies)",
+        "choices": SOFTMAX_CHOICES})
+    cutoffs: str = field(default="2000,10000", metadata={"help": "adaptive softmax cluster boundaries"})
+
+    def __post_init__(self) -> None:
+        if min(self.emb_size, self.hidden_size, self.layers) < 1:
+            raise SeqlabError("rnn language model: emb_size, hidden_size and layers must be at least 1")
+        for name in ("dropout", "emb_dropout", "input_dropout", "hidden_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise SeqlabError(f"rnn language model: {name} must be in [0, 1)")
+
+
+def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """x (B, T, D): one dropout mask per sequence, shared by every time step (Gal & Ghahramani 2016)."""
+    if not training or p == 0.0:
+        return x
+    mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p) / (1 - p)  # (B, 1, D)
+    return x * mask
+
+
+def embedding_dropout(embedding: nn.Embedding, ids: Tensor, p: float, training: bool) -> Tensor:
+    """Drop whole rows of the embedding matrix (a word is dropped everywhere in the batch; AWD-LSTM)."""
+    if not training or p == 0.0:
+        return embedding(ids)
+    keep = embedding.weight.new_empty(embedding.weight.size(0), 1).bernoulli_(1 - p) / (1 - p)  # (V, 1)
+    return F.embedding(ids, embedding.weight * keep, embedding.padding_idx)
+
+
+class RNNLM(nn.Module):
+    """Stacked LSTM/GRU over a token stream; the state is carried between batches by the caller."""
+
+    stateful = True  # scored and trained over contiguous streams, state carried (truncated BPTT)
+    context: int | None = None  # no window: the state summarises everything before
+
+    def __init__(self, config: RNNLMConfig, vocab_size: int) -> None:
+        super().__init__()
+        c = self.config = config
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, c.emb_size)
+        cell = nn.LSTM if c.cell == "lstm" else nn.GRU
+        # one module per layer, so locked dropout can sit between layers
+        self.rnns = nn.ModuleList(cell(c.emb_size if i == 0 else c.hidden_size, c.hidden_size, batch_first=True)
+                                  for i in range(c.layers))
+        tie = c.tie_weights and c.softmax == "full"
+        out_size = c.emb_size if tie else c.hidden_size
+        # tying needs the output size of the embedding: project when the sizes differ (Press & Wolf 2017)
+        self.projection = nn.Linear(c.hidden_size, out_size) if out_size != c.hidden_size else None
+        self.output = OutputLayer(out_size, vocab_size, c.softmax, self.embedding if tie else None, c.cutoffs)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+
+    def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> list[Any]:
+        zeros = torch.zeros(1, batch_size, self.config.hidden_size, device=device)
+        return [(zeros, zeros.clone()) if self.config.cell == "lstm" else zeros.clone() for _ in self.rnns]
+
+    @staticmethod
+    def detach_state(state: list[Any]) -> list[Any]:
+        """Cut the graph between BPTT segments: gradients stop here, the values carry on."""
+        return [tuple(s.detach() for s in layer) if isinstance(layer, tuple) else layer.detach() for layer in state]
+
+    def forward(self, ids: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
+        """ids (B, T) -> hidden (B, T, D_out) before the output layer, new state."""
+        c = self.config
+        if state is None:
+            state = self.init_state(ids.size(0), ids.device)
+        x = embedding_dropout(self.embedding, ids, c.emb_dropout, self.training)  # (B, T, E)
+        x = locked_dropout(x, c.input_dropout, self.training)
+        new_state = []
+        for i, rnn in enumerate(self.rnns):
+            x, s = rnn(x, state[i])  # (B, T, H)
+            new_state.append(s)
+            x = locked_dropout(x, c.hidden_dropout if i < len(self.rnns) - 1 else c.dropout, self.training)
+        if self.projection is not None:
+            x = self.projection(x)  # (B, T, E)
+        return x, new_state
+
+    def start(self, ids: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
+        """Prompt ids (B, T >= 1) -> log P(next) (B, V) and the state after the prompt."""
+        hidden, state = self(ids, state)
+        return self.output.log_probs(hidden[:, -1]), state
+
+    def step(self, tokens: Tensor, state: list[Any]) -> tuple[Tensor, list[Any]]:
+        """tokens (B,) -> log P(next) (B, V), state."""
+        return self.start(tokens[:, None], state)
+
+
+# ---------------------------------------------------------------------------- the Transformer language model
+@dataclass
+class TransformerLMConfig:
+    """Hyper-parameters of :class:`TransformerLM` (a GPT-style decoder; Radford et al. 2018)."""
+
+    d_model: int = field(default=256, metadata={"help": "transformer: model width (also the embedding size)"})
+    heads: int = field(default=4, metadata={"help": "transformer: attention heads"})
+    layers: int = field(default=4, metadata={"help": "stacked layers"})
+    ff_size: int = field(default=1024, metadata={"help": "transformer: feed-forward size"})
+    dropout: float = field(default=0.2, metadata={"help": "dropout on the last layer's output"})
+    context: int = field(default=128, metadata={"help": "transformer: context window (tokens attended to)"})
+    positions: str = field(default="learned", metadata={
+        "help": "transformer: learned | sinusoidal position encodings", "choices": ["learned", "sinusoidal"]})
+    tie_weights: bool = field(default=True, metadata={
+        "help": "share the input embedding with the output layer (Press & Wolf 2017; full softmax only)"})
+    softmax: str = field(default="adaptive", metadata={
+        "help": "output layer: full | adaptive (Grave et al. 2017; faster for large vocabularies)",
+        "choices": SOFTMAX_CHOICES})
+    cutoffs: str = field(default="2000,10000", metadata={"help": "adaptive softmax cluster boundaries"})
+
+    def __post_init__(self) -> None:
+        if self.heads < 1 or self.d_model % self.heads:
+            raise SeqlabError(f"transformer language model: d_model ({self.d_model}) must be divisible by "
+                              f"heads ({self.heads})")
+        if min(self.layers, self.ff_size, self.context) < 1:
+            raise SeqlabError("transformer language model: layers, ff_size and context must be at least 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise SeqlabError("transformer language model: dropout must be in [0, 1)")
+
+
+class CausalBlock(nn.Module):
+    """Pre-LN block (Xiong et al. 2020): x + SelfAttention(LN(x)), then x + FF(LN(x))."""
+
+    def __init__(self, d_model: int, heads: int, ff_size: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attention = MultiHeadAttention(d_model, heads, 0.0)  # no attention dropout: keeps the fused kernel
+        self.ff = FeedForward(d_model, ff_size, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, cache: KV | None) -> tuple[Tensor, KV]:
+        """x (B, T, D) new positions; cache: keys/values (B, h, S, d_head) of earlier positions or None.
+        -> (B, T, D), the cache extended by these T positions."""
+        h = self.norm1(x)
+        k, v = self.attention.project_kv(h)  # (B, h, T, d_head)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)  # (B, h, S + T, d_head)
+        # a causal mask over the new positions; with a cache and one new token there is nothing to mask
+        causal = cache is None or x.size(1) == 1
+        mask = None
+        if not causal:  # several new positions after a cache: bottom-right aligned causal mask
+            S, T = k.size(2), x.size(1)
+            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)  # (T, S)
+        out, _ = self.attention(h, (k, v), mask=mask, is_causal=cache is None)
+        x = x + self.drop(out)
+        x = x + self.drop(self.ff(self.norm2(x)))
+        return x, (k, v)
+
+
+class TransformerLM(nn.Module):
+    """Decoder-only Transformer; attention through ``scaled_dot_product_attention`` with a causal mask."""
+
+    stateful = False  # trained on windows of ``context`` tokens; scored with overlapping windows
+
+    def __init__(self, config: TransformerLMConfig, vocab_size: int) -> None:
+        super().__init__()
+        c = self.config = config
+        self.vocab_size = vocab_size
+        self.context = c.context
+        self.embedding = nn.Embedding(vocab_size, c.d_model)
+        nn.init.normal_(self.embedding.weight, std=c.d_model ** -0.5)
+        self.position_table: nn.Embedding | None = None
+        if c.positions == "learned":
+            self.position_table = nn.Embedding(c.context, c.d_model)
+            nn.init.normal_(self.position_table.weight, std=0.02)
+        else:
+            self.register_buffer("sinusoid", sinusoidal_positions(c.context, c.d_model), persistent=False)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(CausalBlock(c.d_model, c.heads, c.ff_size, c.dropout) for _ in range(c.layers))
+        self.norm = nn.LayerNorm(c.d_model)
+        tie = c.tie_weights and c.softmax == "full"
+        self.output = OutputLayer(c.d_model, vocab_size, c.softmax, self.embedding if tie else None, c.cutoffs)
+
+    def _positions(self, start: int, length: int, device: torch.device) -> Tensor:
+        if start + length > self.config.context:
+            raise SeqlabError(f"the input is longer than the model's context of {self.config.context} tokens")
+        if self.position_table is not None:
+            return self.position_table(torch.arange(start, start + length, device=device))  # (T, D)
+        return self.sinusoid[start: start + length]  # (T, D)
+
+    def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> None:
+        return None  # no carried state in training: each window is attended to on its own
+
+    @staticmethod
+    def detach_state(state: Any) -> Any:
+        return state
+
+    def forward(self, ids: Tensor, state: Any = None, cache: list[KV] | None = None) -> tuple[Tensor, list[KV]]:
+        """ids (B, T) -> hidden (B, T, D) and the key/value cache after them (one (k, v) per layer).
+
+        ``cache`` holds earlier positions (generation); ``state`` is accepted for the common interface.
+        """
+        start = cache[0][0].size(2) if cache else 0
+        x = self.embedding(ids) * math.sqrt(self.config.d_model)  # (B, T, D)
+        x = self.drop(x + self._positions(start, ids.size(1), ids.device))
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, cache[i] if cache else None)
+            new_cache.append(kv)
+        return self.norm(x), new_cache
+
+    def start(self, ids: Tensor, state: Any = None) -> tuple[Tensor, TransformerState]:
+        """Prompt ids (B, T) -> log P(next) (B, V) and the state: key/value cache plus the ids it covers."""
+        hidden, cache = self(ids)
+        return self.output.log_probs(hidden[:, -1]), TransformerState(cache, ids)
+
+    def step(self, tokens: Tensor, state: TransformerState) -> tuple[Tensor, TransformerState]:
+        """tokens (B,) -> log P(next) (B, V) and the state one position longer: one position of work.
+
+        When the cache holds a whole context window, positions must restart at 0: the newest half of
+        the window is recomputed once (so this happens once every ``context / 2`` tokens).
+        """
+        ids = torch.cat([state.ids, tokens[:, None]], dim=1)  # (B, S + 1)
+        if state.ids.size(1) >= self.config.context:
+            return self.start(ids[:, -(self.config.context // 2):])
+        hidden, cache = self(tokens[:, None], cache=state.cache)
+        return self.output.log_probs(hidden[:, -1]), TransformerState(cache, ids)
+
+
+@dataclass
+class TransformerState:
+    """What generation carries between steps: per layer (keys, values) (B, h, S, d_head), and the ids (B, S)."""
+
+    cache: list[KV]
+    ids: Tensor
+
+    def index_select(self, rows: Tensor) -> TransformerState:
+        return TransformerState([(k[rows], v[rows]) for k, v in self.cache], self.ids[rows])
+
+
+LANGUAGE_MODELS: dict[str, tuple[type, type]] = {
+    "rnn": (RNNLMConfig, RNNLM),
+    "transformer": (TransformerLMConfig, TransformerLM),
+}

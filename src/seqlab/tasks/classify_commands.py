@@ -1,0 +1,67 @@
+"""The classifier's front end: the ``seqlab predict`` command, its ``evaluate`` options and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all cores for bag models, 0 for others)"
+
+
+def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
+    from seqlab.cli import read_inputs
+    from seqlab.tasks.base import load_model
+
+    model = load_model(args.model_dir, device=args.device, expect_task="classify", command="predict",
+                       precision=args.precision)
+    texts = read_inputs(args)
+    if args.explain:
+        if not model.has_attention:
+            raise SeqlabError("--explain needs a model that pools with attention (e.g. --model rnn --pooling attention)")
+        results = model.explain(texts, batch_size=args.batch_size, workers=args.workers)
+    else:
+        results = model.predict(texts, batch_size=args.batch_size, workers=args.workers)
+    for text, result in zip(texts, results, strict=True):
+        if args.json:
+            print(json.dumps({"text": text, **result}, ensure_ascii=False))
+        else:
+            print(f"{result['label']}\t{result['confidence']:.3f}\t{text[:80]}")
+            if args.explain:
+                pairs = sorted(zip(result["tokens"], result["attention"] or [], strict=False), key=lambda p: -p[1])
+                print("\t" + "  ".join(f"{tok}:{w:.3f}" for tok, w in pairs[: args.top]))
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    pr = subparsers.add_parser("predict", help="classify texts (arguments, --file, or standard input)")
+    pr.add_argument("model_dir")
+    pr.add_argument("texts", nargs="*")
+    pr.add_argument("--file", default=None, help="one text per line")
+    pr.add_argument("--json", action="store_true", help="JSON lines with all probabilities")
+    pr.add_argument("--explain", action="store_true", help="show the tokens the model attended to")
+    pr.add_argument("--top", type=int, default=10, help="with --explain: how many tokens to show")
+    pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
+    pr.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    pr.set_defaults(func=cmd_predict)
+
+
+def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-column", default=None, help="column/field holding the text (default: the model's)")
+    parser.add_argument("--label-column", default=None, help="column/field holding the label")
+    parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    parser.add_argument("--confusion", default=None,
+                        help="where to write the confusion-matrix PNG (default: MODEL_DIR/confusion-SPLIT.png)")
+
+
+def format_report(report: dict[str, Any]) -> str:
+    from seqlab.metrics import format_report as classification_table
+
+    text = classification_table(report)
+    if "confusion_png" in report:
+        text += f"\n\nconfusion matrix written to {report['confusion_png']}"
+    return text
