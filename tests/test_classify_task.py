@@ -227,3 +227,33 @@ def test_hub_fallback_when_nothing_local(monkeypatch, tmp_path):
     data = load_split(ClassifyDataConfig(data="imdb"), "test")
     assert calls == [("stanfordnlp/imdb", "test")]
     assert data.texts == ["good", "bad"] and data.labels == ["pos", "neg"]
+
+
+def test_embeddings_that_do_not_fit_the_model_are_refused_clearly(tmp_path, reviews_csv, capsys):
+    vectors = tmp_path / "tiny.txt"
+    vectors.write_text("great 1 2 3 4 5 6\nawful 6 5 4 3 2 1\n", encoding="utf-8")
+    common = ["train", "classify", "--data", str(reviews_csv), "--text-column", "review", "--label-column",
+              "sentiment", "--no-progress", "--embeddings", str(vectors)]
+    assert main([*common, "--model", "bag", "--weighting", "nb", "--out", str(tmp_path / "a")]) == 2
+    assert "does not apply to --model bag --weighting nb" in capsys.readouterr().err
+    assert main([*common, "--model", "transformer", "--heads", "4", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "6-dimensional vectors, which 4 attention heads do not divide" in err and "Traceback" not in err
+
+
+def test_evaluate_rebuilds_the_validation_split_and_takes_a_file_whole(tmp_path, reviews_csv, capsys):
+    out = tmp_path / "m"
+    summary = _train(reviews_csv, out, model="bag", emb_size=16, buckets=1000, lr=0.05)
+    assert main(["evaluate", str(out), "--split", "valid", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == pytest.approx(summary["best"])  # the very split training validated on
+    assert report["count"] == 40  # 10% of 400
+    numeric = tmp_path / "numeric.jsonl"  # the user's own file, labelled 0/1 instead of neg/pos
+    rows = make_reviews(50, seed=9)
+    numeric.write_text("".join(json.dumps({"text": t, "label": int(lab == "pos")}) + "\n" for t, lab in rows))
+    assert main(["evaluate", str(out), "--data", str(numeric), "--text-column", "text", "--label-column", "label"]) == 2
+    assert "--label-map 0=neg,1=pos" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--data", str(numeric), "--text-column", "text", "--label-column", "label",
+                 "--label-map", "0=neg,1=pos", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["count"] == 50 and report["accuracy"] > 0.8  # the whole file, whatever --split says

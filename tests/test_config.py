@@ -55,3 +55,50 @@ def test_cli_parser_builds_flags_for_every_setting():
     SCHEMA.add_flags(parser)
     args = vars(parser.parse_args(["--model", "rnn", "--cell", "gru", "--no-bidirectional", "--lr", "0.01"]))
     assert args == {"model_name": "rnn", "cell": "gru", "bidirectional": False, "lr": "0.01"}
+
+
+def test_boolean_flags_take_a_value_as_recorded_commands_write_them():
+    from seqlab.cli import build_parser
+
+    parser, _ = build_parser()
+    for argv, expected in ((["--share-embeddings", "True"], True), (["--share-embeddings"], True),
+                           (["--share-embeddings", "false"], False), (["--no-share-embeddings"], False)):
+        args = parser.parse_args(["train", "translate", "--out", "x", *argv])
+        from seqlab.api import make_config
+
+        assert make_config("translate", settings={"share_embeddings": args.share_embeddings}).model.share_embeddings \
+            is expected
+
+
+def test_a_shared_setting_offers_every_models_choices():
+    """--pooling is defined by the rnn (attention/final/mean/max) and the transformer (mean/cls/attention)."""
+    from seqlab.api import make_config
+    from seqlab.cli import build_parser
+
+    parser, _ = build_parser()
+    args = parser.parse_args(["train", "classify", "--out", "x", "--model", "transformer", "--pooling", "cls"])
+    assert make_config("classify", settings={"model": "transformer", "pooling": args.pooling}).model.pooling == "cls"
+    with pytest.raises(SeqlabError, match="not one of"):  # still checked against the chosen model's own choices
+        make_config("classify", settings={"model": "transformer", "pooling": "final"})
+
+
+def test_every_command_recorded_in_the_benchmark_results_parses():
+    """The commands printed in benchmarks/RESULTS.md must run as printed (flags after the recorded prefix too)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from seqlab.cli import build_parser
+
+    parser, _ = build_parser()
+    text = (Path(__file__).resolve().parents[1] / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    checked = 0
+    for line in text.splitlines():
+        prefix = re.search(r"flags after `(seqlab train \w+ --data \S+)`", line)
+        if prefix:
+            current_prefix = prefix.group(1)
+        for command in re.findall(r"`((?:seqlab train|--model)[^`]*)`", line):
+            argv = shlex.split(command if command.startswith("seqlab") else f"{current_prefix} {command}")[1:]
+            parser.parse_args([*argv, "--out", "x"])
+            checked += 1
+    assert checked >= 7

@@ -118,3 +118,68 @@ def test_bf16_runs_only_where_the_cpu_has_it(tmp_path, monkeypatch, hardware_bf1
     summary = Trainer(TinyTask(clock, 1.0), config, tmp_path, log=lambda m: None).fit()
     assert summary["precision"] == ("bf16" if hardware_bf16 else "fp32")
     assert json.loads((tmp_path / "saved.json").read_text())["precision"] == summary["precision"]
+
+
+@pytest.mark.parametrize("hardware_bf16", [False, True])
+def test_precision_auto_is_bf16_only_where_the_hardware_runs_it(monkeypatch, hardware_bf16):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: hardware_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    messages: list[str] = []
+    got = train_module.effective_precision(torch.device("cpu"), "auto", messages.append)
+    assert got == ("bf16" if hardware_bf16 else "fp32") and not messages  # auto says nothing: it chose
+    assert TrainConfig().precision == "auto"
+
+
+@pytest.mark.parametrize("text, minutes", [("90s", 1.5), ("30m", 30.0), ("1.5h", 90.0), ("45", 45.0), (20, 20.0)])
+def test_max_time_takes_seconds_minutes_and_hours(text, minutes):
+    from seqlab.api import make_config
+
+    assert make_config("classify", settings={"max_time": text}).train.max_time == pytest.approx(minutes)
+
+
+def test_max_time_refuses_a_bad_duration():
+    from seqlab.api import make_config
+    from seqlab.errors import SeqlabError
+
+    with pytest.raises(SeqlabError, match="90s, 30m or 1.5h"):
+        make_config("classify", settings={"max_time": "soonh"})
+
+
+def test_fit_restores_the_callers_thread_count(tmp_path):
+    torch.set_num_threads(1)
+    config = TrainConfig(epochs=1, lr=0.1, progress=False, threads=2)
+    Trainer(TinyTask(FakeClock(), 1.0), config, tmp_path, log=lambda *_: None).fit()
+    assert torch.get_num_threads() == 1
+
+
+def test_without_a_terminal_progress_is_a_plain_line_now_and_then(tmp_path, monkeypatch, capsys):
+    """A redirected log gets no bar redraws: one line per PLAIN_PROGRESS_SECONDS of training."""
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "time", clock)
+    lines: list[str] = []
+    config = TrainConfig(epochs=1, lr=0.1, progress=True, threads=1)
+    Trainer(TinyTask(clock, 10.0, batches_per_epoch=30), config, tmp_path, log=lines.append).fit()
+    assert "\r" not in capsys.readouterr().err  # pytest's stderr is not a terminal: no bar
+    batch_lines = [line for line in lines if " batch " in line]
+    assert len(batch_lines) == 10  # 300 s of steps, a line every 30 s
+
+
+def test_a_stop_inside_an_epoch_resumes_inside_it(tmp_path, monkeypatch):
+    """A time budget that ends mid-epoch leaves the epoch unfinished; --resume runs exactly the batches left."""
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "time", clock)
+    seen: list[int] = []
+
+    class Recording(TinyTask):
+        def loss(self, batch):
+            seen.append(batch)
+            return super().loss(batch)
+
+    config = TrainConfig(epochs=2, lr=0.1, progress=False, threads=1, max_time=0.25, patience=None)  # 15 steps
+    first = Trainer(Recording(clock, 1.0), config, tmp_path, log=lambda *_: None).fit()
+    assert first["epochs_run"] == 1 and len(seen) in (15, 16)
+    done = len(seen)
+    seen.clear()
+    resumed = TrainConfig(epochs=2, lr=0.1, progress=False, threads=1, patience=None)
+    summary = Trainer(Recording(clock, 1.0), resumed, tmp_path, log=lambda *_: None).fit(resume=True)
+    assert seen == list(range(done - 10, 10)) and summary["epochs_run"] == 2 and summary["steps"] == 20

@@ -85,6 +85,9 @@ def build(cls: type, data: Mapping[str, Any], where: str) -> Any:
                           f"(known: {', '.join(fields)})")
     kwargs = {}
     for name, value in data.items():
+        parse = fields[name].metadata.get("parse")  # e.g. durations: "90s", "1.5h" -> minutes
+        if parse is not None:
+            value = parse(value)
         kwargs[name] = coerce(value, _field_type(cls, fields[name]), f"{where}.{name}")
         choices = fields[name].metadata.get("choices")
         if choices and kwargs[name] is not None and kwargs[name] not in choices:
@@ -118,6 +121,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except Exception as exc:
         raise SeqlabError(f"{path}: cannot parse: {exc}") from None
     raise SeqlabError(f"{path}: config files are .toml, .yaml/.yml or .json")
+
+
+def _flag_bool(text: str) -> bool:
+    """A boolean flag's optional value, as argparse expects: a bad one is a usage error, not a traceback."""
+    try:
+        return bool(coerce(text, bool, "flag"))
+    except SeqlabError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false") from None
 
 
 class TaskConfigSchema:
@@ -183,12 +194,17 @@ class TaskConfigSchema:
             if section.startswith(MODEL_SECTION):
                 users = [o[0].split(":")[1] for o in owners]
                 help_text += f" [{', '.join(users)}]"
-            if tp is bool:
-                group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
-                                   default=argparse.SUPPRESS, help=help_text)
+            if tp is bool:  # --flag, --flag true|false (as configs and recorded commands write it), --no-flag
+                group.add_argument(flag, dest=dest, nargs="?", const=True, type=_flag_bool, default=argparse.SUPPRESS,
+                                   metavar="true|false", help=help_text)
+                group.add_argument("--no-" + dest.replace("_", "-"), dest=dest, action="store_const", const=False,
+                                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)
             else:
+                # a setting shared by several models offers every model's choices (--pooling cls is a
+                # transformer choice even though the rnn defines --pooling first); the config checks its own
+                choices = [c for o in owners for c in (o[2].metadata.get("choices") or [])]
                 group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, metavar=dest.upper(),
-                                   choices=f.metadata.get("choices"), help=help_text)
+                                   choices=list(dict.fromkeys(choices)) or None, help=help_text)
 
     def apply_flags(self, base: dict[str, Any], flags: Mapping[str, Any]) -> Any:
         """Overlay explicitly given flags on a config dict (from a file or empty) and build it."""

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,23 @@ from seqlab.errors import SeqlabError
 CHECKPOINT = "checkpoint.pt"
 LOG_FILE = "metrics.jsonl"
 TIMING_STEPS = 20  # steps measured before a time budget's first estimate of the schedule's length
+
+
+DURATION_UNITS = {"s": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
+
+
+def parse_minutes(value: object) -> object:
+    """``"90s"``, ``"30m"``, ``"1.5h"`` -> minutes; a bare number is minutes already; anything else is left
+    for the config's type check to refuse."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        for unit in sorted(DURATION_UNITS, key=len, reverse=True):
+            if text.endswith(unit):
+                try:
+                    return float(text[: -len(unit)]) * DURATION_UNITS[unit]
+                except ValueError:
+                    raise SeqlabError(f"{value!r} is not a duration: write 90s, 30m or 1.5h") from None
+    return value
 
 
 @dataclass
@@ -46,12 +64,15 @@ class TrainConfig:
     eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: each epoch)"})
     seed: int = field(default=42, metadata={"help": "random seed (weights, shuffling, dropout)"})
     threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: all cores)"})
-    max_time: float | None = field(default=None, metadata={"help": "stop training after this many minutes"})
-    precision: str = field(default="fp32", metadata={
-        "help": "fp32 | bf16 (autocast; fast on CPUs with AVX-512 BF16 and on GPUs) | fp16 (GPU only)",
-        "choices": ["fp32", "bf16", "fp16"]})
+    max_time: float | None = field(default=None, metadata={
+        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes)", "parse": parse_minutes})
+    precision: str = field(default="auto", metadata={
+        "help": "auto (bf16 where the hardware runs it natively: a GPU, a CPU with AVX-512 BF16 or AMX; else fp32) "
+                "| fp32 | bf16 (autocast) | fp16 (GPU only)",
+        "choices": ["auto", "fp32", "bf16", "fp16"]})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    progress: bool = field(default=True, metadata={
+        "help": "show progress: a bar on a terminal, else one plain line every 30 seconds"})
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -126,13 +147,24 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def effective_precision(device: torch.device, precision: str, log=None) -> str:
-    """The precision to run: ``bf16`` becomes ``fp32`` on a CPU without native bf16 (with a warning)."""
+    """The precision to run: ``auto`` is bf16 where the hardware has it, else fp32; ``bf16`` becomes ``fp32`` on
+    a CPU without native bf16 (with a warning)."""
+    if precision == "auto":
+        return "bf16" if native_bf16(device) and _known_bf16_support(device) else "fp32"
     if precision == "bf16" and not native_bf16(device):
         if log is not None:
             log("warning: --precision bf16 ignored: this CPU has no AVX-512 BF16/AMX, so bf16 would be emulated "
                 "and many times slower; running in fp32")
         return "fp32"
     return precision
+
+
+def _known_bf16_support(device: torch.device) -> bool:
+    """``native_bf16`` trusts a torch without the CPU probes; ``auto`` does not guess: it needs a positive answer."""
+    if device.type != "cpu":
+        return device.type != "cuda" or torch.cuda.is_bf16_supported()
+    return any(getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported",
+                                                                        "_is_amx_tile_supported"))
 
 
 def autocast_context(device: torch.device, precision: str):
@@ -308,6 +340,14 @@ class Trainer:
         return best is None or (value > best if self.mode == "max" else value < best)
 
     def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train; the process's torch thread count is restored afterwards (the trainer sets its own)."""
+        threads_before = torch.get_num_threads()
+        try:
+            return self._fit(resume)
+        finally:
+            torch.set_num_threads(threads_before)
+
+    def _fit(self, resume: bool) -> dict[str, Any]:
         cfg, task = self.config, self.task
         set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -349,9 +389,12 @@ class Trainer:
                     task.on_epoch_start(epoch)
                 model.train()
                 batches = task.train_batches(torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-                bar = _progress(batches, f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+                # a run stopped mid-epoch (time budget, early stopping) resumes after the batches it did
+                done_before = state.pop("batches_done", 0)
+                bar = _progress(batches[done_before:], f"epoch {epoch}/{cfg.epochs}", cfg.progress)
                 loss_sum, seen, epoch_start = 0.0, 0, time.monotonic()
-                for i, batch in enumerate(bar, 1):
+                last_line, i = epoch_start, done_before
+                for i, batch in enumerate(bar, done_before + 1):
                     with autocast_context(self.device, precision):
                         loss, count = task.loss(batch)
                     if not torch.isfinite(loss):
@@ -379,7 +422,8 @@ class Trainer:
                     rate = seen / max(1e-9, time.monotonic() - epoch_start)
                     if hasattr(bar, "set_postfix"):
                         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", rate=f"{rate:,.0f}/s")
-                    elif i % max(1, len(batches) // 10) == 0:  # no bar (logs, CI): a line every tenth
+                    elif cfg.progress and time.monotonic() - last_line >= PLAIN_PROGRESS_SECONDS:
+                        last_line = time.monotonic()
                         self.log(f"epoch {epoch} batch {i}/{len(batches)}: loss {loss_sum / seen:.4f}, {rate:,.0f}/s")
                     out_of_time = deadline is not None and time.monotonic() > deadline
                     mid_eval = cfg.eval_every and state["step"] % cfg.eval_every == 0 and i < len(batches)
@@ -397,7 +441,10 @@ class Trainer:
                 if stop_reason is None and self._evaluate(state, epoch, loss_sum / max(seen, 1), seen, epoch_start,
                                                           optimizer, scheduler, log_fh, partial=False):
                     stop_reason = "early stopping"
-                state["epoch"] = epoch
+                if i < len(batches):  # stopped inside the epoch: it is not finished
+                    state["batches_done"] = i
+                else:
+                    state["epoch"] = epoch
                 fit_horizon_to_budget()  # evaluation time is now part of the measured pace
                 self._save_checkpoint(ckpt_path, model, optimizer, scheduler, state)
                 if stop_reason:
@@ -482,8 +529,13 @@ class Trainer:
         training_curves(history, self.out_dir / "curves.png")
 
 
+PLAIN_PROGRESS_SECONDS = 30.0  # without a terminal: one line this often instead of a redrawn bar
+
+
 def _progress(batches, desc: str, enabled: bool):
-    if not enabled:
+    """A tqdm bar on a terminal; without one (a log file, a pipe, CI) the batches as they are, and the trainer
+    writes one plain line every ``PLAIN_PROGRESS_SECONDS`` (a bar's redraws would fill a log with noise)."""
+    if not enabled or not sys.stderr.isatty():
         return batches
     from tqdm.auto import tqdm
 

@@ -169,19 +169,30 @@ def build_model(config: ClassifyConfig, vocab_size: int, num_outputs: int, pad_i
 
 
 def _prepare_vectors(config: ClassifyConfig, log) -> None:
-    """Match the embedding size to the pretrained vectors when the user did not set it."""
+    """Match the embedding size to the pretrained vectors when the user did not set it, or say why it cannot."""
     source = config.vectors.embeddings
     if not source:
         return
     if config.model_name == "pretrained":
         raise SeqlabError("--embeddings does not apply to --model pretrained (it has its own)")
+    if config.model_name == "bag" and config.model.weighting == "nb":
+        raise SeqlabError("--embeddings does not apply to --model bag --weighting nb (a linear model over n-gram "
+                          "features has no word vectors); drop --embeddings or use --weighting mean")
     from seqlab.models.embeddings import vector_dim
 
     dim = vector_dim(source)
     size_field = "d_model" if hasattr(config.model, "d_model") else "emb_size"
+    heads = getattr(config.model, "heads", 1)
     if getattr(config.model, size_field) != dim:
+        if dim % heads:
+            raise SeqlabError(f"{source} has {dim}-dimensional vectors, which {heads} attention heads do not divide; "
+                              f"add --heads with a divisor of {dim} (e.g. --heads {_divisor(dim, heads)})")
         log(f"setting {size_field} to {dim} to match {source}")
         config.model = dataclasses.replace(config.model, **{size_field: dim})
+
+
+def _divisor(n: int, near: int) -> int:
+    return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - near))
 
 
 def num_outputs(labels: list[str]) -> int:
@@ -440,17 +451,40 @@ def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Class
     return Classifier(model_dir, device=device, precision=precision)
 
 
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"0=neg,1=pos"`` -> {"0": "neg", "1": "pos"}."""
+    if not text:
+        return {}
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise SeqlabError(f"--label-map {text!r}: write DATA_LABEL=MODEL_LABEL pairs, e.g. 0=neg,1=pos")
+    return {a.strip(): b.strip() for a, b in pairs}
+
+
 def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:
     options = options or {}
     cfg = predictor.config.data
+    # the validation carve-out is rebuilt with the fraction and seed it was made with
     data_cfg = ClassifyDataConfig(data=data, text_column=options.get("text_column") or cfg.text_column,
-                                  label_column=options.get("label_column") or cfg.label_column)
-    examples = load_split(data_cfg, split)
+                                  label_column=options.get("label_column") or cfg.label_column,
+                                  valid_fraction=cfg.valid_fraction, split_seed=cfg.split_seed,
+                                  valid_data=cfg.valid_data if data == cfg.data else None)
+    if split == "valid" and data == cfg.data:
+        examples = load_train_valid(data_cfg)[1]  # the very validation split training used
+    elif Path(data).expanduser().is_file():
+        examples = load_split(data_cfg, "train")  # a file handed over is evaluated whole, whatever --split says
+        split = Path(data).name
+    else:
+        examples = load_split(data_cfg, split)
+    label_map = parse_label_map(options.get("label_map"))
+    if label_map:
+        examples = LabelledTexts(examples.texts, [label_map.get(lab, lab) for lab in examples.labels], examples.source)
     unknown = sorted(set(examples.labels) - set(predictor.labels))
     if unknown:
         raise SeqlabError(f"{data} ({split}) has labels the model does not know: {', '.join(unknown[:5])} "
-                          f"(model labels: {', '.join(predictor.labels)})")
+                          f"(model labels: {', '.join(predictor.labels)}); if they only differ in name, map them "
+                          f"with --label-map {','.join(f'{u}={m}' for u, m in zip(unknown, predictor.labels, strict=False))}")
     started = time.monotonic()
     predictions = predictor.predict(examples.texts, batch_size=options.get("batch_size") or 256,
                                     workers=options.get("workers"))

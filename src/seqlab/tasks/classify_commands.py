@@ -54,6 +54,8 @@ def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-column", default=None, help="column/field holding the text (default: the model's)")
     parser.add_argument("--label-column", default=None, help="column/field holding the label")
     parser.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    parser.add_argument("--label-map", default=None, metavar="A=X,B=Y",
+                        help="rename the data's labels to the model's (a file labelled 0/1 for a neg/pos model: 0=neg,1=pos)")
     parser.add_argument("--confusion", default=None,
                         help="where to write the confusion-matrix PNG (default: MODEL_DIR/confusion-SPLIT.png)")
 
