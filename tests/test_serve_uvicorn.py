@@ -231,3 +231,19 @@ def test_the_page_and_a_model_dir_named_by_its_folder(tmp_path):
         proc.communicate(timeout=30)
     assert [m["name"] for m in models] == ["imdb-bag"]
     assert page.status_code == 200 and "<title>seqlab</title>" in page.text
+
+
+def test_the_benchmark_smoke_path(tmp_path):
+    """benchmarks/serve.py end to end on a tiny model with a handful of requests: its section is generated."""
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\nkept\n")
+    cmd = [sys.executable, str(REPO / "benchmarks" / "serve.py"), f"tiny={bag_dir()}", "--requests", "12",
+           "--concurrency", "1", "4", "--overload-queue", "2", "--offline-count", "50", "--threads", "1",
+           "--results", str(results), "--rows", str(tmp_path / "rows.json"), "--logs", str(tmp_path / "logs")]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = results.read_text()
+    assert text.startswith("# Benchmark results\n\nkept\n")
+    assert "<!-- serve:start" in text and "<!-- serve:end -->" in text
+    assert "| tiny | classify bag | on | 4 | 12 |" in text and "| tiny | classify bag | off | 1 | 12 |" in text
+    assert "errors below the queue limit: 0" in text and "server alive" in text
