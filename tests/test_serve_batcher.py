@@ -9,9 +9,7 @@ import time
 
 import pytest
 
-pytest.importorskip("fastapi")  # the package's app modules need the serve extra; the batcher itself does not
-
-from seqlab.serve.batcher import MicroBatcher, QueueFull, ShuttingDown  # noqa: E402
+from seqlab.serve.batcher import MicroBatcher, QueueFull, ShuttingDown  # needs no web framework
 
 
 class Recorder:

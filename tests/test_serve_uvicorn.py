@@ -247,3 +247,17 @@ def test_the_benchmark_smoke_path(tmp_path):
     assert "<!-- serve:start" in text and "<!-- serve:end -->" in text
     assert "| tiny | classify bag | on | 4 | 12 |" in text and "| tiny | classify bag | off | 1 | 12 |" in text
     assert "errors below the queue limit: 0" in text and "server alive" in text
+
+
+def test_the_command_loads_without_the_serve_extra_and_says_what_to_install():
+    """The CLI adds ``serve`` for everyone; only running it needs FastAPI, uvicorn and prometheus-client."""
+    code = ("import sys, argparse\n"
+            "for m in ('fastapi', 'uvicorn', 'prometheus_client', 'starlette'): sys.modules[m] = None\n"
+            "from seqlab.serve import add_serve_command\n"
+            "p = argparse.ArgumentParser(); add_serve_command(p.add_subparsers())\n"
+            "a = p.parse_args(['serve', 'runs/x'])\n"
+            "from seqlab.errors import SeqlabError\n"
+            "try:\n    a.func(a, {})\nexcept SeqlabError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'seqlab[serve]'" in done.stdout

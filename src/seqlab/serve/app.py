@@ -32,8 +32,9 @@ from seqlab.errors import SeqlabError
 
 from .batcher import MicroBatcher, QueueFull, ShuttingDown
 from .errors import ApiError, error_body, error_response, install_error_handlers
+from .guards import BodyLimitMiddleware, check_texts
 from .handlers import HANDLERS, Handler, routes_for
-from .limits import BodyLimitMiddleware, ServeLimits, check_texts
+from .limits import ServeLimits
 from .loading import ServedModel
 from .metrics import MetricsMiddleware, ServeMetrics
 from .page import page_html

@@ -75,6 +75,8 @@ def _say(message: str) -> None:
 
 def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
     try:
+        import fastapi  # noqa: F401
+        import prometheus_client  # noqa: F401
         import uvicorn
     except ImportError:
         raise SeqlabError("'seqlab serve' needs the serve extra: pip install 'seqlab[serve]'") from None

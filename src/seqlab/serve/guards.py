@@ -1,0 +1,57 @@
+"""Enforcing the request limits of :class:`.limits.ServeLimits`: text counts and lengths (422) and the body size
+(413, checked on ``Content-Length`` and again while a chunked body streams in)."""
+
+from __future__ import annotations
+
+from .errors import ApiError, error_response
+from .limits import ServeLimits
+
+
+def check_texts(texts: list[str], limits: ServeLimits) -> None:
+    """422 when a request has too many texts or a text is too long (pydantic already checked the types)."""
+    if not texts:
+        raise ApiError(422, "no_texts", "send at least one text")
+    if len(texts) > limits.max_texts:
+        raise ApiError(422, "too_many_texts",
+                       f"{len(texts)} texts in one request; the limit is {limits.max_texts} (--max-texts)")
+    for i, text in enumerate(texts):
+        if len(text) > limits.max_chars:
+            raise ApiError(422, "text_too_long", f"text {i} has {len(text):,} characters; the limit is "
+                                                 f"{limits.max_chars:,} (--max-chars)")
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI middleware: 413 before reading a body whose ``Content-Length`` is too big, and 413 as soon as a
+    body without one (chunked) grows past the limit. Streaming responses pass through untouched."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_body:
+                    response = error_response(413, "body_too_large", self._message(declared))
+                    return await response(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise ApiError(413, "body_too_large", self._message(seen, streamed=True))
+            return message
+
+        return await self.app(scope, counted, send)
+
+    def _message(self, size: int, streamed: bool = False) -> str:
+        size_text = f"more than {size:,}" if streamed else f"{size:,}"
+        return f"the request body is {size_text} bytes; the limit is {self.max_body:,} (--max-body)"
