@@ -20,6 +20,7 @@ from pathlib import Path
 from conftest import make_reviews
 
 import seqlab
+from seqlab.errors import SeqlabError
 
 COLUMNS = {"text_column": "review", "label_column": "sentiment"}
 QUIET = {"progress": False, "log": lambda *_: None}
@@ -135,11 +136,14 @@ class FakeLM:
         base = len(prompt) + (seed or 0)
         return [f" w{base + i}" for i in range(max_tokens)]
 
-    def generate(self, prompt: str, max_tokens: int = 16, temperature: float = 1.0, top_k=None, top_p=None,
-                 seed=None) -> str:
-        return "".join(self._words(prompt, max_tokens, seed))
+    def generate(self, prompt: str, **options) -> str:
+        self.given = dict(options)  # what the server passed (it leaves out what the request did not set)
+        return "".join(item["token"] for item in self.stream(prompt, **options))
 
-    def stream(self, prompt: str, max_tokens: int = 16, temperature: float = 1.0, top_k=None, top_p=None, seed=None):
+    def stream(self, prompt: str, max_tokens: int = 16, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+               seed=None):
+        if not prompt.strip():  # as a real LM refuses a prompt it cannot read, before its first token
+            raise SeqlabError("the prompt is empty")
         try:
             for i, word in enumerate(self._words(prompt, max_tokens, seed)):
                 if self.fail_after is not None and i == self.fail_after:

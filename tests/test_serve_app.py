@@ -144,6 +144,17 @@ def test_generate_answers_json_or_a_stream_of_events(client):
     assert events[-1][1] == {"text": text["text"]} and events[0][1]["prob"] == 0.5
 
 
+def test_generate_passes_only_the_options_asked_and_a_bad_prompt_is_422(models):
+    lm = FakeLM()
+    with TestClient(create_app([served("lm", lm)], LIMITS)) as c:
+        assert c.post("/v1/models/lm/generate", json={"prompt": "Once", "max_tokens": 3}).status_code == 200
+        assert lm.given == {"max_tokens": 3, "temperature": 1.0}  # no top_k/top_p/seed: the model's defaults stand
+        for stream in (False, True):
+            answer = c.post("/v1/models/lm/generate", json={"prompt": "  ", "stream": stream})
+            assert answer.status_code == 422 and answer.json()["error"]["message"] == "the prompt is empty"
+            assert answer.headers["content-type"] == "application/json"
+
+
 def parse_sse(stream: str) -> list[tuple[str, dict]]:
     events = []
     for block in filter(None, stream.split("\n\n")):

@@ -17,6 +17,7 @@ compared in constant time (hashes of equal length, ``hmac.compare_digest``).
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import threading
@@ -224,28 +225,40 @@ async def _stream(handler: Handler, served: ServedModel, body: Any, batcher: Mic
             stop.set()
 
     def produce() -> None:
+        try:  # a bad prompt fails before the first token, while a proper status can still be answered
+            tokens = iter(handler.stream(served.predictor, body))
+            first = next(tokens, None)
+        except Exception as exc:
+            put("fail", exc)
+            return
         put("start", None)
         pieces = []
         try:
-            for token in handler.stream(served.predictor, body):
+            for token in itertools.chain([] if first is None else [first], tokens):
                 if stop.is_set():
                     return
                 token = finite(dict(token))
-                pieces.append(str(token.get("token", "")))
+                pieces.append(str(token.get("text", token.get("token", ""))))  # "text": the token as it reads
                 put("token", token)
             put("done", {"text": "".join(pieces)})
         except Exception as exc:  # after the first byte the status is sent: report in the stream
             log.error("model %s failed while streaming", served.name, exc_info=exc)
             put("error", error_body(500, "inference_failed", f"model {served.name!r} failed: {type(exc).__name__}"))
+        finally:
+            close = getattr(tokens, "close", None)
+            if close is not None:
+                close()  # a generator left early runs its clean-up now, on the model's thread
 
     with _mapped_errors(served.name, limits):
         job = batcher.call(produce)
-        try:
-            await asyncio.wait_for(events.get(), limits.timeout)  # the "start" event: our turn on the model
+        try:  # "start": our turn on the model came and the first token is made
+            kind, data = await asyncio.wait_for(events.get(), limits.timeout)
         except (TimeoutError, asyncio.CancelledError):
             stop.set()
             batcher.cancel(job)
             raise
+        if kind == "fail":
+            raise data
 
     async def sse():
         try:

@@ -167,7 +167,9 @@ class GenerateHandler(Handler):
 
     @staticmethod
     def _kwargs(options: tuple) -> dict[str, Any]:
-        return dict(zip(("max_tokens", "temperature", "top_k", "top_p", "seed"), options, strict=True))
+        """Only the options the request set: the model's own defaults stand for the rest (top-k 0 = off, ...)."""
+        names = ("max_tokens", "temperature", "top_k", "top_p", "seed")
+        return {k: v for k, v in zip(names, options, strict=True) if v is not None}
 
     def infer(self, predictor, options, texts):
         # prompts with the same options share a model call slot; the LM generates them one after another
