@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,10 @@ def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=
         if not routes_for(predictor.task):
             raise SeqlabError(f"{path} holds a {predictor.task!r} model, which the server has no route for")
         if warmup:
-            for route in routes_for(predictor.task):
-                HANDLERS[route].warmup(predictor)
+            with warnings.catch_warnings():  # e.g. an LM noting that the warm-up words are not in its vocabulary
+                warnings.simplefilter("ignore")
+                for route in routes_for(predictor.task):
+                    HANDLERS[route].warmup(predictor)
         seconds = time.perf_counter() - started
         log(f"loaded {name} ({predictor.task}) from {path} in {seconds:.2f}s")
         models.append(served(name, predictor, path, seconds))
