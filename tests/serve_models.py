@@ -1,4 +1,4 @@
-"""Tiny real models and small fake predictors shared by the ``test_serve*`` modules.
+"""Tiny real models, small fake predictors and a real server in a thread, shared by the ``test_serve*`` modules.
 
 The tiny models train once per test process (a few seconds each) into a temporary folder; the fakes stand in
 for the tagger and the language model, whose tasks land separately, through the same duck-typed interface.
@@ -11,9 +11,11 @@ import csv
 import os
 import random
 import shutil
+import socket
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -91,6 +93,43 @@ def translator_dir() -> Path:
     """A tiny RNN translator on the toy language (quality does not matter here, only the plumbing)."""
     return _train("translate", "translator", data=str(toy_corpus(_root() / "toy")), model="rnn", emb_size=16,
                   hidden_size=32, dropout=0.0, vocab_size=100, epochs=2, lr=3e-3, warmup=20, max_tokens=150, threads=1)
+
+
+# ---------------------------------------------------------------------------- a real server, metrics
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app):
+    """A real uvicorn in a thread on a free loopback port (it leaves signals alone there); yields the base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+def metric(text: str, name: str, **labels) -> float | None:
+    """One sample's value from a Prometheus text exposition (None when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
 
 
 # ---------------------------------------------------------------------------- fakes (duck-typed predictors)

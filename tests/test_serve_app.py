@@ -12,8 +12,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-from serve_models import FakeLM, FakeTagger, SlowClassifier, bag_dir, rnn_dir, translator_dir  # noqa: E402
+from serve_models import FakeLM, FakeTagger, SlowClassifier, bag_dir, metric, rnn_dir, translator_dir  # noqa: E402
 
 import seqlab  # noqa: E402
 from seqlab.serve.app import create_app  # noqa: E402
@@ -34,14 +33,6 @@ def models():
 def client(models):
     with TestClient(create_app(models, LIMITS)) as c:
         yield c
-
-
-def metric(text: str, name: str, **labels) -> float | None:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    return None
 
 
 # ---------------------------------------------------------------------------- health, models, docs, page

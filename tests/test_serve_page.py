@@ -17,8 +17,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 from conftest import NEGATIVE, POSITIVE  # noqa: E402
-from serve_models import FakeLM, FakeTagger, rnn_dir, translator_dir  # noqa: E402
-from test_serve_uvicorn import running  # noqa: E402
+from serve_models import FakeLM, FakeTagger, rnn_dir, running, translator_dir  # noqa: E402
 
 from seqlab.serve.app import create_app  # noqa: E402
 from seqlab.serve.loading import load_models, served  # noqa: E402

@@ -7,48 +7,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 from conftest import REPO, make_reviews  # noqa: E402
-from serve_models import FakeLM, SlowClassifier, bag_dir, rnn_dir, translator_dir  # noqa: E402
+from serve_models import FakeLM, SlowClassifier, bag_dir, free_port, metric, rnn_dir, running, translator_dir  # noqa: E402
 
 from seqlab.serve.app import create_app  # noqa: E402
 from seqlab.serve.limits import ServeLimits  # noqa: E402
 from seqlab.serve.loading import load_models, served  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(app):
-    """uvicorn in a thread (it leaves signals alone there); yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +67,6 @@ def test_concurrent_mixed_requests_each_get_their_own_results_in_shared_batches(
                 assert g["label"] == w["label"] and g["confidence"] == pytest.approx(w["confidence"], abs=1e-4)
                 if body.get("explain"):
                     assert g["tokens"] == w["tokens"] and g["attention"] == pytest.approx(w["attention"], abs=1e-4)
-    from test_serve_app import metric
-
     batches = metric(metrics, "seqlab_batch_texts_count", model="bag")
     assert metric(metrics, "seqlab_batch_texts_sum", model="bag") == sum(len(b["texts"]) for p, b, _ in requests
                                                                          if "/bag/" in p)
