@@ -1,0 +1,637 @@
+"""Sequence tagging: CoNLL column files -> words, case patterns, characters -> BiLSTM(-CRF) -> tags and entity spans.
+
+CPU (CoNLL-2003 NER; the defaults are the benchmark recipe, 30-minute budget included)::
+
+    SEQLAB_DATA=../shared/data seqlab train tag --data conll2003 --out runs/ner
+    seqlab evaluate runs/ner --data conll2003 --split dev
+    seqlab tag runs/ner "EU rejects German call to boycott British lamb ."
+
+Part of speech or chunks: ``--tag-column pos`` / ``--tag-column chunk``. Your own files:
+``--data train.conll --valid-data dev.conll --tag-column 3`` (or a folder with ``train``/``dev``
+files; a single file gets validation sentences carved out with a fixed seed). One GPU: add
+``--device cuda``. Softmax instead of a CRF: ``--model bilstm``; no character features: ``--char none``;
+a fine-tuned MiniLM: ``--model pretrained`` (``seqlab[hf]``).
+
+Tags are read in the scheme they are written in (``--scheme``, detected where the tags decide it:
+CoNLL-2003 is IOB1), converted to BIOES for training (it trains best per NCRF++'s measurements, Yang
+et al. 2018), with the CRF's forbidden transitions taken from that label set, and predictions are
+written back in the data's own scheme. Part-of-speech tags are plain (scheme ``none``): every
+transition is allowed and they are scored by token accuracy; entity and chunk tags by span F1 as
+``conlleval`` counts.
+
+Words are looked up lower-cased (their case comes back through a case-pattern embedding and the
+characters). The vocabulary is every training word, initialised from the vectors (GloVe by
+default) and trained; words that only the vectors know are kept as fixed rows after them, so a
+word never seen in training still has its pretrained vector when tagging.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.config import TaskConfigSchema
+from seqlab.data.batching import bucket_batches
+from seqlab.data.conll import TaggedSentences, _find_split_file, load_split, read_conll
+from seqlab.errors import SeqlabError
+from seqlab.metrics import span_report
+from seqlab.modeldir import read_json, save_model_dir
+from seqlab.models.base import length_mask
+from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
+from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.tasks.common import cached_encoding
+from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
+from seqlab.text.vocab import PAD, UNK
+from seqlab.train import TrainConfig, Trainer, pick_device
+
+TEXT_FILE = "text.json"
+HF_FOLDER = "hf"
+INTERNAL_SCHEME = "bioes"  # what entity tags are trained in
+DEFAULT_SCHEME = "bio"  # when the tags do not tell their scheme (e.g. only single-token entities after O)
+EVAL_BATCH = 256  # sentences per batch when validating and tagging
+
+
+# ---------------------------------------------------------------------------- config
+@dataclass
+class TagDataConfig:
+    """Which tagged sentences to train on, which columns, and in which scheme the tags are written."""
+
+    data: str = field(default="conll2003", metadata={
+        "help": "conll2003 | a CoNLL column file (one 'WORD ... TAG' per line, blank lines between sentences) | "
+                "a folder with train/dev(/test) files"})
+    tag_column: str = field(default="ner", metadata={
+        "help": "the tag column: ner | pos | chunk (columns of the CoNLL-2003 layout WORD POS CHUNK NER; in another "
+                "layout ner is the last column) or a column index (-1: the last)"})
+    word_column: int = field(default=0, metadata={"help": "the word column's index"})
+    scheme: str = field(default="auto", metadata={
+        "help": "the scheme the tags are written in: auto (detected; CoNLL-2003 is iob1) | iob1 | bio (iob2) | "
+                "bioes (iobes) | none (plain tags such as part of speech)"})
+    valid_data: str | None = field(default=None, metadata={
+        "help": "a validation file (default: the dev split of --data, else sentences carved from the training file)"})
+    valid_fraction: float = field(default=0.1, metadata={"help": "share of a single training file held out for validation"})
+    split_seed: int = field(default=1234, metadata={"help": "seed of the validation carve-out"})
+    limit: int | None = field(default=None, metadata={"help": "train on at most this many sentences (quick runs)"})
+
+    def validate(self) -> None:
+        if self.scheme != "auto":
+            self.scheme = normalize_scheme(self.scheme)
+        if not 0.0 < self.valid_fraction < 0.9:
+            raise SeqlabError("valid_fraction must be between 0 and 0.9")
+        if self.limit is not None and self.limit < 1:
+            raise SeqlabError("--limit must be at least 1")
+
+    def given_scheme(self) -> str | None:
+        """The scheme to read with (None: detect it)."""
+        return None if self.scheme == "auto" else normalize_scheme(self.scheme)
+
+
+@dataclass
+class TagVectorsConfig:
+    """Pretrained word vectors, and how words the training data does not know are read."""
+
+    embeddings: str | None = field(default="glove-6b-50d", metadata={
+        "help": "initialise the (lower-cased) word embeddings: glove-6b-50d (offline package) or a .txt/.vec file; "
+                "none: random"})
+    extra_vectors: int | None = field(default=None, metadata={
+        "help": "words that only the vectors know, kept as fixed rows so they stay usable when tagging: at most this "
+                "many, most frequent first (none: all; 0: no extra rows)"})
+    freeze_embeddings: bool = field(default=False, metadata={"help": "keep the pretrained rows of training words fixed"})
+    singleton_unk: float = field(default=0.5, metadata={
+        "help": "training: read a word seen once and without a pretrained vector as <unk> with this probability, so "
+                "<unk> learns to stand for rare words (Lample et al. 2016)"})
+
+    def validate(self) -> None:
+        if not 0.0 <= self.singleton_unk < 1.0:
+            raise SeqlabError("--singleton-unk must be in [0, 1)")
+        if self.extra_vectors is not None and self.extra_vectors < 0:
+            raise SeqlabError("--extra-vectors must be 0 or more")
+
+
+@dataclass
+class TagTrainConfig(TrainConfig):
+    """The shared trainer's settings with the CoNLL-2003 recipe as defaults (measured in benchmarks/tag.py)."""
+
+    epochs: int = field(default=50, metadata={"help": "passes over the training data (the time budget usually ends first)"})
+    batch_size: int = field(default=32, metadata={"help": "sentences per batch (length-bucketed)"})
+    lr: float | None = field(default=None, metadata={
+        "help": "peak learning rate (Adam); default: the model's recipe, 2e-3 for bilstm(-crf), 5e-5 for pretrained"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay (0: Adam)"})
+    schedule: str = field(default="plateau", metadata={
+        "help": "learning-rate schedule: none | plateau (halve when validation F1 stalls) | linear | cosine | onecycle "
+                "| inverse_sqrt",
+        "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
+    clip: float | None = field(default=5.0, metadata={"help": "clip the gradient norm to this (none: off)"})
+    patience: int | None = field(default=5, metadata={"help": "stop after this many evaluations without improvement"})
+    max_time: float | None = field(default=30.0, metadata={"help": "stop training after this many minutes"})
+
+
+@dataclass
+class SoftmaxTaggerConfig(TaggerConfig):
+    """``--model bilstm``: the BiLSTM tagger with a per-token softmax instead of the CRF."""
+
+    crf: bool = field(default=False, metadata={"help": "a CRF output layer (else a per-token softmax)"})
+
+
+@dataclass
+class PretrainedTaggerConfig:
+    """``--model pretrained``: fine-tune a pretrained encoder, each word tagged at its first sub-token."""
+
+    encoder: str = field(default="minilm", metadata={
+        "help": "pretrained: hub name or local folder (minilm = the offline all-MiniLM-L6-v2)"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout"})
+    crf: bool = field(default=True, metadata={"help": "a CRF output layer (else a per-token softmax)"})
+    max_subtokens: int = field(default=256, metadata={
+        "help": "pretrained: sub-tokens per piece; longer sentences are tagged in consecutive pieces"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise SeqlabError(f"pretrained tagger: dropout must be in [0, 1), got {self.dropout}")
+        if self.max_subtokens < 8:
+            raise SeqlabError("--max-subtokens must be at least 8")
+
+
+# name -> (config class, what the model reads: "words" or "subwords")
+TAGGERS: dict[str, tuple[type, str]] = {
+    "bilstm-crf": (TaggerConfig, "words"),
+    "bilstm": (SoftmaxTaggerConfig, "words"),
+    "pretrained": (PretrainedTaggerConfig, "subwords"),
+}
+LEARNING_RATES = {"words": 2e-3, "subwords": 5e-5}  # each family's recipe when --lr is not given
+
+
+@dataclass
+class TagConfig:
+    data: TagDataConfig = field(default_factory=TagDataConfig)
+    vectors: TagVectorsConfig = field(default_factory=TagVectorsConfig)
+    train: TagTrainConfig = field(default_factory=TagTrainConfig)
+    model_name: str = "bilstm-crf"
+    model: Any = None
+
+
+SCHEMA = TaskConfigSchema(TagConfig, {name: cfg for name, (cfg, _) in TAGGERS.items()})
+
+
+def model_input(config: TagConfig) -> str:
+    return TAGGERS[config.model_name][1]
+
+
+# ---------------------------------------------------------------------------- data
+def read_split(cfg: TagDataConfig, split: str) -> TaggedSentences:
+    """``train`` or ``valid`` of ``cfg.data`` as training sees them (a single file: the seeded carve-out)."""
+    scheme = cfg.given_scheme()
+    if split == "valid" and cfg.valid_data:
+        valid = Path(cfg.valid_data).expanduser()
+        if valid.is_file():
+            return read_conll(valid, cfg.word_column, cfg.tag_column, scheme)
+        return load_split(cfg.valid_data, "valid", cfg.word_column, cfg.tag_column, scheme)
+    path = Path(cfg.data).expanduser()
+    if path.is_file():
+        whole = read_conll(path, cfg.word_column, cfg.tag_column, scheme)
+    elif path.is_dir() and _find_split_file(path, "valid") is None:  # a folder with a train file only
+        whole = load_split(str(path), "train", cfg.word_column, cfg.tag_column, scheme)
+    else:  # conll2003, or a folder with its own dev file
+        return load_split(cfg.data, split, cfg.word_column, cfg.tag_column, scheme)
+    if cfg.valid_data:  # the whole file trains
+        return whole
+    n = len(whole)
+    if n < 2:
+        raise SeqlabError(f"{path}: {n} sentence is too few to hold out validation sentences; give more or --valid-data")
+    order = list(range(n))
+    random.Random(cfg.split_seed).shuffle(order)
+    held = max(1, int(n * cfg.valid_fraction))
+    part = sorted(order[:held]) if split == "valid" else sorted(order[held:])
+    return whole.subset(part, f"{whole.source}:{split}:{cfg.split_seed}:{cfg.valid_fraction}")
+
+
+def load_train_valid(cfg: TagDataConfig) -> tuple[TaggedSentences, TaggedSentences]:
+    cfg.validate()
+    train, valid = read_split(cfg, "train"), read_split(cfg, "valid")
+    if cfg.limit is not None and cfg.limit < len(train):
+        train = train.subset(list(range(cfg.limit)), f"{train.source}:first{cfg.limit}")
+    return train, valid
+
+
+def resolve_scheme(cfg: TagDataConfig, parts: list[TaggedSentences], log=print) -> str:
+    """The given scheme, else the one the tags show (train and validation must agree), else bio."""
+    given = cfg.given_scheme()
+    if given is not None:
+        return given
+    found = {p.scheme for p in parts if p.scheme is not None}
+    if len(found) > 1:
+        raise SeqlabError(f"the training and validation tags read as different schemes ({', '.join(sorted(found))}); "
+                          "give the scheme with --scheme")
+    if found:
+        return found.pop()
+    log(f"note: the tags do not tell their scheme (no entity only one scheme allows); reading them as "
+        f"{DEFAULT_SCHEME} (give --scheme iob1 or bioes if they are)")
+    return DEFAULT_SCHEME
+
+
+def to_internal(tags: list[str], scheme: str) -> list[str]:
+    """A sentence's tags in the scheme the model is trained in (BIOES for entities, as they are for plain tags)."""
+    return list(tags) if scheme == "none" else convert(tags, scheme, INTERNAL_SCHEME)
+
+
+def to_scheme(labels: list[str], scheme: str) -> list[str]:
+    """The model's tags written back in the data's scheme."""
+    return list(labels) if scheme == "none" else convert(labels, INTERNAL_SCHEME, scheme)
+
+
+def label_set(tags: list[list[str]], scheme: str) -> list[str]:
+    """The model's tags: O and B/I/E/S of every entity type seen (all four, so any span can be written), or the
+    plain tags seen."""
+    if scheme == "none":
+        return sorted({t for sent in tags for t in sent})
+    types = sorted({split_tag(t)[1] for sent in tags for t in sent if t != OUTSIDE})
+    return [OUTSIDE, *[f"{prefix}-{kind}" for kind in types for prefix in "BIES"]]
+
+
+def constraints(labels: list[str], scheme: str):
+    """The transitions a CRF may take over ``labels`` (None: all, for plain tags)."""
+    return None if scheme == "none" else allowed_transitions(labels, INTERNAL_SCHEME)
+
+
+# ---------------------------------------------------------------------------- vocabulary and word features
+@dataclass
+class TagVocab:
+    """How words become ids, and the tag set: everything a tagger needs besides its weights (``text.json``)."""
+
+    words: list[str]  # trained rows: <pad>, <unk>, the training words (lower-cased), most frequent first
+    extra: list[str]  # fixed rows after them: words only the pretrained vectors know
+    chars: list[str]  # <pad>, <unk>, the training characters, most frequent first
+    labels: list[str]  # the model's tags (BIOES for entities)
+    scheme: str  # the data's scheme: predictions are written back in it
+
+    def __post_init__(self) -> None:
+        self.word_index = {w: i for i, w in enumerate([*self.words, *self.extra])}
+        self.char_index = {c: i for i, c in enumerate(self.chars)}
+        self.label_index = {t: i for i, t in enumerate(self.labels)}
+
+    @property
+    def unk_id(self) -> int:
+        return self.word_index[UNK]
+
+    def encode(self, words: list[str]) -> tuple[list[int], list[int], list[list[int]]]:
+        """One sentence -> (word ids, case-pattern ids, character ids of each word)."""
+        unk, char_unk = self.word_index[UNK], self.char_index[UNK]
+        return ([self.word_index.get(w.lower(), unk) for w in words], case_ids(words),
+                [[self.char_index.get(c, char_unk) for c in w] for w in words])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"words": self.words, "extra": self.extra, "chars": self.chars, "labels": self.labels,
+                "scheme": self.scheme, "lowercase": True}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TagVocab:
+        return cls(data["words"], data.get("extra", []), data["chars"], data["labels"], data["scheme"])
+
+
+def build_vocab(train: TaggedSentences, labels: list[str], scheme: str, vector_words: list[str],
+                extra_limit: int | None) -> tuple[TagVocab, Counter]:
+    counts = Counter(w.lower() for sent in train.words for w in sent)
+    for special in (PAD, UNK):
+        counts.pop(special, None)
+    words = [PAD, UNK, *sorted(counts, key=lambda w: (-counts[w], w))]
+    char_counts = Counter(c for sent in train.words for w in sent for c in w)
+    chars = [PAD, UNK, *sorted((c for c in char_counts if c not in (PAD, UNK)), key=lambda c: (-char_counts[c], c))]
+    known, extra = set(words), []
+    limit = len(vector_words) if extra_limit is None else extra_limit
+    for word in vector_words:  # vectors files list the most frequent words first
+        if len(extra) >= limit:
+            break
+        if word not in known:
+            extra.append(word)
+            known.add(word)
+    return TagVocab(words, extra, chars, labels, scheme), counts
+
+
+class WordFeatures:
+    """Sentences -> lower-cased word ids, case patterns and characters: the BiLSTM tagger's input."""
+
+    names = ("words", "cases", "chars")
+
+    def __init__(self, vocab: TagVocab) -> None:
+        self.vocab = vocab
+
+    def encode(self, sentences: list[list[str]]) -> list[Any]:
+        return [self.vocab.encode(words) for words in sentences]
+
+    @staticmethod
+    def to_arrays(items: list[Any]) -> dict[str, list[list[int]]]:
+        """For the cache: one id sequence per sentence (characters: one per word)."""
+        return {"words": [i[0] for i in items], "cases": [i[1] for i in items],
+                "chars": [c for i in items for c in i[2]]}
+
+    @staticmethod
+    def from_arrays(arrays: dict[str, list[np.ndarray]]) -> list[Any]:
+        items, at = [], 0
+        chars = arrays["chars"]
+        for words, cases in zip(arrays["words"], arrays["cases"], strict=True):
+            n = len(words)
+            items.append((words.tolist(), cases.tolist(), [c.tolist() for c in chars[at: at + n]]))
+            at += n
+        return items
+
+    def batch(self, items: list[Any], tags: list[list[int]] | None = None) -> TagBatch:
+        return pad_batch([i[0] for i in items], [i[1] for i in items], [i[2] for i in items], tags,
+                         pad_id=self.vocab.word_index[PAD], char_pad_id=self.vocab.char_index[PAD])
+
+    @staticmethod
+    def length(item: Any) -> int:
+        return len(item[0])
+
+
+class FixedVectorsEmbedding(nn.Module):
+    """Trained rows for the training words, then fixed pretrained rows (stored in fp16) for words only the vectors
+    know: an id past the trained rows reads its fixed vector, which no gradient reaches."""
+
+    def __init__(self, trained: nn.Embedding, extra_rows: int) -> None:
+        super().__init__()
+        self.trained = trained
+        self.register_buffer("extra", torch.zeros(extra_rows, trained.embedding_dim, dtype=torch.float16))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        n = self.trained.num_embeddings
+        known = ids < n  # (B, T)
+        out = self.trained(ids.masked_fill(~known, self.trained.padding_idx or 0))  # (B, T, E)
+        if self.extra.size(0) == 0:
+            return out
+        fixed = F.embedding((ids - n).clamp(min=0), self.extra).to(out.dtype)  # (B, T, E)
+        return torch.where(known[..., None], out, fixed)
+
+
+def build_model(config: TagConfig, vocab: TagVocab, hf_config_dir: str | None = None) -> nn.Module:
+    """The tagger of ``config.model_name`` over ``vocab``'s words and labels (untrained)."""
+    if model_input(config) == "subwords":
+        from seqlab.tasks.tag_pretrained import PretrainedTagger
+
+        return PretrainedTagger(config.model, vocab.labels, constraints(vocab.labels, vocab.scheme), hf_config_dir)
+    model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.labels), pad_id=vocab.word_index[PAD],
+                         char_vocab_size=len(vocab.chars), char_pad_id=vocab.char_index[PAD],
+                         constraints=constraints(vocab.labels, vocab.scheme))
+    if vocab.extra:
+        model.word_embedding = FixedVectorsEmbedding(model.word_embedding, len(vocab.extra))
+    return model
+
+
+def trained_embedding(model: nn.Module) -> nn.Embedding:
+    emb = model.word_embedding
+    return emb.trained if isinstance(emb, FixedVectorsEmbedding) else emb
+
+
+def make_features(config: TagConfig, vocab: TagVocab, hf_folder: str | None = None) -> Any:
+    if model_input(config) == "subwords":
+        from seqlab.tasks.tag_pretrained import SubwordFeatures
+
+        return SubwordFeatures(hf_folder or config.model.encoder, config.model.max_subtokens)
+    return WordFeatures(vocab)
+
+
+# ---------------------------------------------------------------------------- decoding
+@torch.no_grad()
+def decode(model: nn.Module, batch: Any, confidences: bool = False) -> tuple[list[list[int]], list[list[float]] | None]:
+    """Tag ids of each sentence (its own length), and each tag's confidence when asked (CRF marginals or softmax
+    probabilities; they need a forward-backward pass that validation does without)."""
+    if confidences:
+        return model.decode(batch)
+    emissions = model(batch)  # (B, T, K)
+    lengths = batch.lengths.tolist()
+    if model.crf is not None:
+        return model.crf.decode(emissions, length_mask(batch.lengths, emissions.size(1))), None
+    tags = emissions.argmax(-1).tolist()  # (B, T)
+    return [row[:n] for row, n in zip(tags, lengths, strict=True)], None
+
+
+def predict_items(model: nn.Module, features: Any, items: list[Any], device: torch.device, *,
+                  confidences: bool = False, batch_size: int = EVAL_BATCH, autocast=None
+                  ) -> tuple[list[list[int]], list[list[float]] | None]:
+    """Decode encoded sentences in length-bucketed batches; results in input order."""
+    import contextlib
+
+    tags: list[list[int]] = [[] for _ in items]
+    confs: list[list[float]] = [[] for _ in items]
+    lengths = np.array([features.length(i) for i in items])
+    model.eval()
+    for batch in bucket_batches(lengths, batch_size=batch_size):
+        with autocast() if autocast else contextlib.nullcontext():
+            out_tags, out_conf = decode(model, features.batch([items[i] for i in batch]).to(device), confidences)
+        for row, i in enumerate(batch):
+            tags[i] = out_tags[row]
+            if out_conf is not None:
+                confs[i] = out_conf[row]
+    return tags, confs if confidences else None
+
+
+# ---------------------------------------------------------------------------- encoding, cached
+def _vectors_key(source: str | None) -> str | None:
+    if source is None:
+        return None
+    path = Path(source).expanduser()
+    if path.is_file():
+        from seqlab.data.cache import fingerprint
+
+        return f"{path.resolve()}@{fingerprint(path)}"
+    return source
+
+
+def encode_splits(splits: dict[str, TaggedSentences], config: TagConfig, scheme: str, vectors: Any,
+                  fixed: dict[str, Any] | None) -> tuple[TagVocab, dict[str, list[Any]], dict[str, Any]]:
+    """The vocabulary (built on the training split, or ``fixed`` when resuming) and every split encoded, cached."""
+    kind = model_input(config)
+    key = {"kind": "tag", "version": 1, "input": kind, "scheme": scheme,
+           "encoder": config.model.encoder if kind == "subwords" else None,
+           "max_subtokens": config.model.max_subtokens if kind == "subwords" else None,
+           "vectors": _vectors_key(config.vectors.embeddings) if kind == "words" else None,
+           "extra_vectors": config.vectors.extra_vectors,
+           "sources": {s: d.source for s, d in splits.items()},
+           "fixed": hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest() if fixed else None}
+
+    def compute():
+        labels = label_set([to_internal(t, scheme) for t in splits["train"].tags], scheme)
+        vector_words = _lowercase_unique(vectors.words) if vectors is not None and kind == "words" else []
+        vocab, counts = build_vocab(splits["train"], labels, scheme, vector_words, config.vectors.extra_vectors)
+        if fixed:  # resuming: the ids the checkpoint was trained with
+            vocab = TagVocab.from_json(fixed)
+        features = make_features(config, vocab)
+        named: dict[str, list] = {}
+        for split, data in splits.items():
+            for name, seqs in features.to_arrays(features.encode(data.words)).items():
+                named[f"{split}.{name}"] = seqs
+        unknown = sorted({t for sent in splits["train"].tags for t in to_internal(sent, scheme)} - set(vocab.labels))
+        if unknown:  # resuming on other data
+            raise SeqlabError(f"the training data has tags the model being resumed does not know: {', '.join(unknown[:5])}")
+        named["train.tags"] = [[vocab.label_index[t] for t in to_internal(sent, scheme)] for sent in splits["train"].tags]
+        # singletons without a vector: the words training reads as <unk> now and then
+        with_vector = set(vector_words)
+        rare = [i for i, w in enumerate(vocab.words) if counts.get(w) == 1 and w not in with_vector]
+        return named, {"vocab": vocab.to_json(), "rare": rare}
+
+    arrays, meta = cached_encoding(key, compute)
+    vocab = TagVocab.from_json(meta["vocab"])
+    features = make_features(config, vocab)
+    items = {s: features.from_arrays({n: arrays[f"{s}.{n}"] for n in features.names}) for s in splits}
+    items["train.tags"] = [t.tolist() for t in arrays["train.tags"]]
+    return vocab, items, meta
+
+
+def _lowercase_unique(words: list[str]) -> list[str]:
+    """Vector words lower-cased, each once (its most frequent form's place), in the file's order."""
+    seen: set[str] = set()
+    out = []
+    for w in words:
+        lw = w.lower()
+        if lw not in seen:
+            seen.add(lw)
+            out.append(lw)
+    return out
+
+
+def init_vectors(model: nn.Module, vocab: TagVocab, vectors: Any, freeze: bool) -> dict[str, Any]:
+    """Copy pretrained rows into the trained embedding (training words found) and the fixed rows (the rest)."""
+    index: dict[str, int] = {}
+    for i, w in enumerate(vectors.words):
+        index.setdefault(w.lower(), i)
+    emb = trained_embedding(model)
+    rows = [(i, index[w]) for i, w in enumerate(vocab.words) if w not in (PAD, UNK) and w in index]
+    with torch.no_grad():
+        if rows:
+            emb.weight[torch.tensor([r for r, _ in rows])] = torch.from_numpy(
+                vectors.matrix[[j for _, j in rows]]).to(emb.weight.dtype)
+        if vocab.extra:
+            model.word_embedding.extra.copy_(torch.from_numpy(vectors.matrix[[index[w] for w in vocab.extra]]))
+    emb.weight.requires_grad_(not freeze)
+    words = len(vocab.words) - 2
+    return {"found": len(rows), "vocab": words, "coverage": len(rows) / max(1, words), "extra": len(vocab.extra)}
+
+
+# ---------------------------------------------------------------------------- training task
+class TagTask:
+    default_metric = "f1"  # span micro-F1; for plain tags (scheme none) it equals the token accuracy
+    metric_modes = {"f1": "max", "accuracy": "max", "precision": "max", "recall": "max"}
+
+    def __init__(self, config: TagConfig, log=print, fixed_vocab: dict[str, Any] | None = None) -> None:
+        self.config, self.log = config, log
+        config.vectors.validate()
+        started = time.monotonic()
+        train, valid = load_train_valid(config.data)
+        self.scheme = resolve_scheme(config.data, [train, valid], log)
+        self.valid_gold = valid.tags
+        kind = model_input(config)
+        if config.train.lr is None:
+            config.train.lr = LEARNING_RATES[kind]
+        vectors = None
+        if kind == "words" and config.vectors.embeddings:
+            from seqlab.models.embeddings import load_vectors
+
+            vectors = load_vectors(config.vectors.embeddings)
+            if vectors.dim != config.model.emb_size:
+                log(f"setting emb_size to {vectors.dim} to match {config.vectors.embeddings}")
+                config.model = dataclasses.replace(config.model, emb_size=vectors.dim)
+        elif kind == "subwords" and config.vectors.embeddings and config.vectors.embeddings != "glove-6b-50d":
+            raise SeqlabError("--embeddings does not apply to --model pretrained (it has its own)")
+        self.vocab, items, meta = encode_splits({"train": train, "valid": valid}, config, self.scheme, vectors, fixed_vocab)
+        self.features = make_features(config, self.vocab)
+        self.train_items, self.valid_items, self.train_tags = items["train"], items["valid"], items["train.tags"]
+        self.lengths = np.array([self.features.length(i) for i in self.train_items])
+        torch.manual_seed(config.train.seed)
+        self.model = build_model(config, self.vocab)
+        self.coverage = None
+        if vectors is not None:
+            self.coverage = {**init_vectors(self.model, self.vocab, vectors, config.vectors.freeze_embeddings),
+                             "vectors": config.vectors.embeddings}
+        self.device = pick_device(config.train.device)
+        self.rare = None  # (V,) True for training words read as <unk> now and then
+        if kind == "words" and config.vectors.singleton_unk > 0:
+            self.rare = torch.zeros(len(self.vocab.words), dtype=torch.bool)
+            self.rare[torch.tensor(meta["rare"], dtype=torch.long)] = True
+            self.rare = self.rare.to(self.device)
+        valid_ids = [i for item in self.valid_items for i in item[0]] if kind == "words" else []
+        oov = sum(i == self.vocab.unk_id for i in valid_ids)
+        fixed_rows = sum(i >= len(self.vocab.words) for i in valid_ids)
+        entities = Counter() if self.scheme == "none" else Counter(
+            split_tag(t)[1] for sent in self.train_tags for t in (self.vocab.labels[i] for i in sent) if t[:2] in ("B-", "S-"))
+        self.stats = {"train_sentences": len(train), "valid_sentences": len(valid), "train_tokens": train.num_tokens,
+                      "valid_tokens": valid.num_tokens, "scheme": self.scheme, "labels": len(self.vocab.labels),
+                      "train_entities": dict(sorted(entities.items())), "words": len(self.vocab.words),
+                      "extra_vector_words": len(self.vocab.extra), "chars": len(self.vocab.chars),
+                      "valid_tokens_unknown": oov, "valid_tokens_fixed_vectors": fixed_rows}
+        n_params = sum(p.numel() for p in self.model.parameters())
+        log(f"data: {len(train):,} train / {len(valid):,} valid sentences ({train.num_tokens:,} / {valid.num_tokens:,} "
+            f"tokens); tags in {self.scheme}"
+            + (f", trained as {INTERNAL_SCHEME}" if self.scheme != "none" else "")
+            + f" ({len(self.vocab.labels)} labels); prepared in {time.monotonic() - started:.1f}s")
+        if kind == "words":
+            log(f"vocabulary: {len(self.vocab.words):,} training words + {len(self.vocab.extra):,} fixed vector rows, "
+                f"{len(self.vocab.chars):,} characters; validation tokens: {fixed_rows:,} read from fixed vector rows, "
+                f"{oov:,} unknown")
+        if self.coverage:
+            log(f"embeddings: {self.coverage['found']:,} of {self.coverage['vocab']:,} training words found in "
+                f"{config.vectors.embeddings} ({self.coverage['coverage']:.1%})")
+        log(f"model: {config.model_name} with {n_params:,} trained parameters")
+
+    # -- the TrainableTask interface
+    def train_batches(self, generator: torch.Generator) -> list[list[int]]:
+        t = self.config.train
+        return bucket_batches(self.lengths, batch_size=t.batch_size, max_tokens=t.max_tokens, shuffle=True,
+                              generator=generator)
+
+    def loss(self, batch: list[int]) -> tuple[torch.Tensor, int]:
+        data = self.features.batch([self.train_items[i] for i in batch], [self.train_tags[i] for i in batch])
+        data = data.to(self.device)
+        if self.rare is not None:  # singletons without a vector read as <unk> now and then (Lample et al. 2016)
+            drop = self.rare[data.words] & (torch.rand(data.words.shape, device=self.device)
+                                            < self.config.vectors.singleton_unk)
+            data.words = data.words.masked_fill(drop, self.vocab.unk_id)
+        return self.model.loss(data), len(batch)
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        tags, _ = predict_items(self.model, self.features, self.valid_items, self.device)
+        pred = [to_scheme([self.vocab.labels[i] for i in sent], self.scheme) for sent in tags]
+        report = span_report(self.valid_gold, pred, self.scheme)
+        return {k: report[k] for k in ("f1", "precision", "recall", "accuracy")}
+
+    def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
+        json_files = {TEXT_FILE: self.vocab.to_json()}
+        if model_input(self.config) == "subwords":
+            folder = Path(out_dir) / HF_FOLDER
+            self.features.tokenizer.save_pretrained(str(folder))
+            self.model.save_encoder_files(folder)
+        save_model_dir(out_dir, task="tag", config=SCHEMA.to_dict(self.config), state_dict=self.model.state_dict(),
+                       extras={"scheme": self.scheme, "labels": self.vocab.labels, "embeddings": self.coverage,
+                               "data_stats": self.stats},
+                       json_files=json_files, metrics=metrics)
+
+
+def train(config: TagConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
+    fixed = read_json(Path(out_dir), TEXT_FILE) if resume and (Path(out_dir) / TEXT_FILE).is_file() else None
+    task = TagTask(config, log, fixed_vocab=fixed)
+    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
+    summary = trainer.fit(resume=resume)
+    summary["stats"] = task.stats
+    return summary
+
+
+def _register() -> None:
+    from seqlab.tasks import tag_predictor
+
+    register_task(TaskSpec(name="tag", description="sequence tagging (named entities, part of speech, chunks)",
+                           schema=SCHEMA, train=train, load=tag_predictor.load, evaluate=tag_predictor.evaluate,
+                           add_commands=tag_predictor.add_commands,
+                           add_evaluate_options=tag_predictor.add_evaluate_options,
+                           format_report=tag_predictor.format_report))
+
+
+_register()

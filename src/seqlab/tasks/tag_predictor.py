@@ -1,0 +1,268 @@
+"""Using a trained tagger: tag raw texts or pre-tokenised sentences, evaluate on a split, and the ``seqlab tag`` command.
+
+    >>> tagger = seqlab.load("runs/ner")  # doctest: +SKIP
+    >>> tagger.tag(["EU rejects German call to boycott British lamb ."])  # doctest: +SKIP
+    [{'entities': [{'type': 'ORG', 'text': 'EU', 'start': 0, 'end': 2, 'confidence': 0.99}, ...],
+      'tokens': ['EU', 'rejects', ...], 'tags': ['I-ORG', 'O', 'I-MISC', ...]}]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from seqlab.data.conll import TaggedSentences, load_split, read_conll, split_words
+from seqlab.data.splits import split_names
+from seqlab.errors import SeqlabError
+from seqlab.metrics import format_span_report, span_report
+from seqlab.modeldir import read_json
+from seqlab.tasks.common import read_model_dir, restore_weights, training_metrics
+from seqlab.tasks.tag import (
+    EVAL_BATCH,
+    HF_FOLDER,
+    INTERNAL_SCHEME,
+    SCHEMA,
+    TEXT_FILE,
+    TagConfig,
+    TagVocab,
+    build_model,
+    make_features,
+    model_input,
+    predict_items,
+    read_split,
+    to_scheme,
+)
+from seqlab.text.tagging import OUTSIDE, normalize_scheme, spans, split_tag
+from seqlab.train import autocast_context, effective_precision
+
+DEFAULT_BATCH = 64  # sentences per batch when tagging
+
+
+class Tagger:
+    """A loaded sequence tagger: ``tag`` raw texts, ``tag_tokens`` pre-tokenised sentences."""
+
+    task = "tag"
+
+    def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
+        loaded = read_model_dir(model_dir, "tag", SCHEMA, device)
+        self.model_dir, self.device = loaded.model_dir, loaded.device
+        self.config: TagConfig = loaded.config
+        self.precision = effective_precision(self.device, precision, log=_warn)
+        self.vocab = TagVocab.from_json(read_json(self.model_dir, TEXT_FILE))
+        hf = str(self.model_dir / HF_FOLDER) if model_input(self.config) == "subwords" else None
+        self.features = make_features(self.config, self.vocab, hf)
+        self.model = restore_weights(loaded, build_model(self.config, self.vocab, hf_config_dir=hf))
+
+    @property
+    def scheme(self) -> str:
+        """The scheme of the training data's tags, in which predictions are written."""
+        return self.vocab.scheme
+
+    @property
+    def labels(self) -> list[str]:
+        """The tags the model predicts (BIOES for entities; the data's tags for plain ones)."""
+        return self.vocab.labels
+
+    # -- prediction
+    def predict(self, sentences: list[list[str]], batch_size: int = DEFAULT_BATCH,
+                confidences: bool = True) -> tuple[list[list[str]], list[list[float]] | None]:
+        """Each sentence's model tags (BIOES for entities) and, when asked, each tag's confidence."""
+        items = self.features.encode(sentences)
+        ids, conf = predict_items(self.model, self.features, items, self.device, confidences=confidences,
+                                  batch_size=batch_size, autocast=lambda: autocast_context(self.device, self.precision))
+        return [[self.labels[i] for i in sent] for sent in ids], conf
+
+    def _results(self, sentences: list[list[str]], batch_size: int) -> list[tuple[list[str], list[tuple], list[float]]]:
+        """(tags in the data's scheme, entity spans (type, first, end) of the model's tags, confidences) per sentence."""
+        out: list[tuple[list[str], list[tuple], list[float]]] = [([], [], []) for _ in sentences]
+        keep = [i for i, s in enumerate(sentences) if s]
+        labels, conf = self.predict([sentences[i] for i in keep], batch_size)
+        for i, tags, c in zip(keep, labels, conf or [], strict=True):
+            found = [] if self.scheme == "none" else spans(tags, INTERNAL_SCHEME)
+            out[i] = (to_scheme(tags, self.scheme), found, c)
+        return out
+
+    def tag(self, texts: list[str], batch_size: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
+        """Raw texts, split into words as the CoNLL data is; per text ``{"entities", "tokens", "tags"}``, each
+        entity ``{"type", "text", "start", "end", "confidence"}`` with character offsets (``text[start:end]``) and
+        the mean CRF marginal (softmax probability without a CRF) of its tokens' tags. An empty text gives no tokens."""
+        if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise SeqlabError("tag() takes a list of strings (one text: wrap it in a list)")
+        split = [split_words(t) for t in texts]
+        results = self._results([words for words, _ in split], batch_size)
+        out = []
+        for text, (words, offsets), (tags, found, conf) in zip(texts, split, results, strict=True):
+            entities = []
+            for kind, first, end in found:
+                start, stop = offsets[first][0], offsets[end - 1][1]
+                entities.append({"type": kind, "text": text[start:stop], "start": start, "end": stop,
+                                 "confidence": sum(conf[first:end]) / (end - first)})
+            out.append({"entities": entities, "tokens": words, "tags": tags})
+        return out
+
+    def tag_tokens(self, sentences: list[list[str]], batch_size: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
+        """Pre-tokenised sentences; as :meth:`tag`, but an entity's ``start``/``end`` are *token* indices (end
+        exclusive) and its ``text`` the tokens joined by spaces."""
+        if isinstance(sentences, str) or not all(isinstance(s, (list, tuple)) and all(isinstance(w, str) for w in s)
+                                                 for s in sentences):
+            raise SeqlabError("tag_tokens() takes a list of sentences, each a list of words")
+        if any(not w or any(c.isspace() for c in w) for s in sentences for w in s):
+            raise SeqlabError("tag_tokens(): a word may not be empty or hold spaces")
+        out = []
+        for words, (tags, found, conf) in zip(sentences, self._results([list(s) for s in sentences], batch_size),
+                                              strict=True):
+            entities = [{"type": kind, "text": " ".join(words[first:end]), "start": first, "end": end,
+                         "confidence": sum(conf[first:end]) / (end - first)} for kind, first, end in found]
+            out.append({"entities": entities, "tokens": list(words), "tags": tags})
+        return out
+
+
+def _warn(message: str) -> None:
+    print(f"seqlab: {message}", file=sys.stderr)
+
+
+def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Tagger:
+    return Tagger(model_dir, device=device, precision=precision)
+
+
+# ---------------------------------------------------------------------------- evaluation
+def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tag-column", default=None, help="the tag column: ner | pos | chunk | an index (default: the "
+                                                           "model's)")
+    parser.add_argument("--word-column", type=int, default=None, help="the word column's index (default: the model's)")
+    parser.add_argument("--scheme", default=None, help="the scheme of the data's tags: iob1 | bio | bioes | none "
+                                                       "(default: detected, else the model's)")
+
+
+def eval_split(predictor: Tagger, data: str, split: str, options: dict[str, Any]) -> TaggedSentences:
+    """The sentences to score: a single file is read whole (``--split`` ignored) unless it is the model's own
+    training file, whose train/valid parts are the ones training used; a dataset or folder gives its split."""
+    cfg = predictor.config.data
+    word_column = options.get("word_column")
+    tag_column = options.get("tag_column") or cfg.tag_column
+    word_column = cfg.word_column if word_column is None else word_column
+    scheme = normalize_scheme(options["scheme"]) if options.get("scheme") else None
+    path = Path(data).expanduser()
+    own = path.is_file() and Path(cfg.data).expanduser().is_file() and path.resolve() == Path(cfg.data).expanduser().resolve()
+    if own and split in ("train", *split_names("valid")):
+        from dataclasses import replace
+
+        same = replace(cfg, tag_column=tag_column, word_column=word_column, scheme=scheme or cfg.scheme)
+        return read_split(same, "train" if split == "train" else "valid")
+    if path.is_file():
+        return read_conll(path, word_column, tag_column, scheme)
+    return load_split(data, split, word_column, tag_column, scheme)
+
+
+def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
+             log=print) -> dict[str, Any]:
+    """Entity precision/recall/F1 per type and micro-averaged as ``conlleval`` counts (token accuracy and the
+    per-type confusion too), or token accuracy for plain tags."""
+    options = options or {}
+    gold = eval_split(predictor, data, split, options)
+    scheme = gold.scheme or predictor.scheme
+    if (scheme == "none") != (predictor.scheme == "none"):
+        what = "plain tags (scheme none)" if predictor.scheme == "none" else f"entity tags ({predictor.scheme})"
+        raise SeqlabError(f"the model predicts {what}, but the tags of {data} read as {scheme}; "
+                          "choose the column with --tag-column (or the scheme with --scheme)")
+    started = time.monotonic()
+    labels, _ = predictor.predict(gold.words, batch_size=options.get("batch_size") or EVAL_BATCH, confidences=False)
+    seconds = time.monotonic() - started
+    pred = [to_scheme(tags, scheme) for tags in labels]
+    report = span_report(gold.tags, pred, scheme)
+    report.update({"data": data, "split": split, "model_scheme": predictor.scheme, "seconds": seconds,
+                   "sentences_per_s": len(gold) / max(seconds, 1e-9)})
+    unknown = sorted(_kinds(gold.tags, scheme) - _kinds([predictor.labels], predictor.scheme))
+    if unknown:
+        report["tags_the_model_does_not_know"] = unknown
+    valid = training_metrics(predictor.model_dir).get("valid", {})
+    if "f1" in valid:
+        report["valid_f1"] = valid["f1"]
+    return report
+
+
+def _kinds(tags: list[list[str]], scheme: str) -> set[str]:
+    """Entity types (plain tags for scheme none) among ``tags``."""
+    if scheme == "none":
+        return {t for sent in tags for t in sent}
+    return {split_tag(t)[1] for sent in tags for t in sent if t != OUTSIDE}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    unit = "token accuracy" if report["scheme"] == "none" else "entity spans counted as conlleval counts"
+    lines = [f"{report['data']} {report['split']}: {report['sentences']:,} sentences, tags in {report['scheme']} ({unit})",
+             format_span_report(report)]
+    if report.get("tags_the_model_does_not_know"):
+        lines.append(f"\nnote: tags the model never predicts: {', '.join(report['tags_the_model_does_not_know'][:10])}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- the ``seqlab tag`` command
+def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
+    from seqlab.cli import read_inputs
+    from seqlab.tasks.base import load_model
+
+    model = load_model(args.model_dir, device=args.device, expect_task="tag", command="tag", precision=args.precision)
+    texts = read_inputs(args)
+    if not any(t.strip() for t in texts):
+        raise SeqlabError("nothing to tag: the input is empty")
+    if args.batch_size < 1:
+        raise SeqlabError("--batch-size must be at least 1")
+    results = model.tag(texts, batch_size=args.batch_size)
+    fmt = "json" if args.json else args.format
+    for text, result in zip(texts, results, strict=True):
+        if fmt == "json":
+            print(json.dumps({"text": text, **result}, ensure_ascii=False))
+        elif fmt == "conll":  # token-per-line in the data's scheme, a blank line after each sentence
+            for word, tag in zip(result["tokens"], result["tags"], strict=True):
+                print(f"{word} {tag}")
+            print()
+        elif model.scheme == "none":
+            print(" ".join(f"{w}/{t}" for w, t in zip(result["tokens"], result["tags"], strict=True)))
+        else:
+            print(text)
+            for e in result["entities"]:
+                print(f"  {e['type']:<8} {e['start']:>5}-{e['end']:<5} {e['confidence']:.3f}  {e['text']}")
+            if not result["entities"]:
+                print("  (no entities)")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    p = subparsers.add_parser("tag", help="tag texts with a sequence tagger: entities with character offsets and "
+                                          "confidences (arguments, --file, or standard input)")
+    p.add_argument("model_dir")
+    p.add_argument("texts", nargs="*", help="texts to tag (raw text: punctuation is split off as in CoNLL)")
+    p.add_argument("--file", default=None, help="one text per line")
+    p.add_argument("--format", default="text", choices=["text", "conll", "json"],
+                   help="text: entities with type, character offsets and confidence; conll: one 'WORD TAG' line per "
+                        "token in the training data's scheme; json: JSON lines")
+    p.add_argument("--json", action="store_true", help="JSON lines: entities, tokens and tags (= --format json)")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="sentences per batch")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.set_defaults(func=cmd_tag)
+    _options_among_texts(p)
+
+
+def _options_among_texts(parser: argparse.ArgumentParser) -> None:
+    """Let options sit between the texts (``seqlab tag MODEL --json "text"``), not only before or after them.
+
+    Plain argparse fills the ``texts`` positional once, from the words before the first option, and leaves the
+    rest unrecognised; its intermixed parsing reads every positional word wherever it is. The sub-command's
+    ``parse_known_args`` (what the top-level parser calls) is pointed at it.
+    """
+    plain = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        parser.parse_known_args = plain  # the intermixed parser calls parse_known_args itself, twice
+        try:
+            return parser.parse_known_intermixed_args(args, namespace)
+        finally:
+            parser.parse_known_args = parse_known_args
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
