@@ -361,6 +361,10 @@ def test_bad_training_data(tmp_path, capsys):
     _fails(["train", "tag", "--data", str(bio), "--tag-column", "5", *out], capsys, "--tag-column 5 is out of range")
     _fails(["train", "tag", "--data", str(bio), "--tag-column", "pos", *out], capsys, "names a column of the 4-column")
     _fails(["train", "tag", "--data", str(bio), "--scheme", "bilou", *out], capsys, "unknown tag scheme 'bilou'")
+    typo = tmp_path / "typo.conll"
+    typo.write_text("EU B-ORG\nrejects O\n\nGerman B-MISC\ncall PER\n", encoding="utf-8")
+    _fails(["train", "tag", "--data", str(typo), *out], capsys, f"{typo}: line 5: tag 'PER' is not an entity tag",
+           "--scheme none")
     empty = tmp_path / "empty.conll"
     empty.write_text("\n\n-DOCSTART- O\n\n", encoding="utf-8")
     _fails(["train", "tag", "--data", str(empty), *out], capsys, "no tagged sentences")

@@ -211,6 +211,7 @@ def resolve_scheme(cfg: TagDataConfig, parts: list[TaggedSentences], log=print) 
     given = cfg.given_scheme()
     if given is not None:
         return given
+    _refuse_stray_plain_tag([p for p in parts if p.scheme == "none"])
     found = {p.scheme for p in parts if p.scheme is not None}
     if len(found) > 1:
         raise SeqlabError(f"the training and validation tags read as different schemes ({', '.join(sorted(found))}); "
@@ -220,6 +221,23 @@ def resolve_scheme(cfg: TagDataConfig, parts: list[TaggedSentences], log=print) 
     log(f"note: the tags do not tell their scheme (no entity only one scheme allows); reading them as "
         f"{DEFAULT_SCHEME} (give --scheme iob1 or bioes if they are)")
     return DEFAULT_SCHEME
+
+
+def _refuse_stray_plain_tag(parts: list[TaggedSentences]) -> None:
+    """Entity tags with a stray plain one (a typo such as ``PER``) would be read as plain tags: say where it is."""
+    distinct = {t for data in parts for sent in data.tags for t in sent}
+    entity_like = {t for t in distinct if t == OUTSIDE or (split_tag(t)[0] in "BIES" and split_tag(t)[1])}
+    if OUTSIDE not in distinct or len(entity_like) < 2 or len(entity_like) * 2 < len(distinct):
+        return
+    for data in parts:
+        for i, sent in enumerate(data.tags):
+            for j, tag in enumerate(sent):
+                if tag not in entity_like:
+                    where = (f"{data.source.split('#')[0]}: line {data.lines[i] + j}" if data.lines
+                             else f"{data.source}: sentence {i + 1}")
+                    raise SeqlabError(f"{where}: tag {tag!r} is not an entity tag (O, B-TYPE, I-TYPE, ...) although "
+                                      "the other tags are; correct it, or give --scheme none to read every tag as a "
+                                      "plain tag")
 
 
 def to_internal(tags: list[str], scheme: str) -> list[str]:
