@@ -78,8 +78,7 @@ def bench(name: str, args: argparse.Namespace) -> dict:
     out = Path(args.out) / name
     logs = Path(args.out) / "logs"
     seqlab_cmd = [sys.executable, "-m", "seqlab.cli"]
-    train_cmd = [*seqlab_cmd, "train", "lm", "--data", "wikitext-2", *RECIPES[name], "--out", str(out), "--overwrite",
-                 "--no-progress"]
+    train_cmd = [*seqlab_cmd, "train", "lm", "--data", "wikitext-2", *RECIPES[name], "--out", str(out), "--overwrite"]
     code, train_s, train_mem = run_measured(train_cmd, logs / f"lm-{name}-train.log")
     if code != 0:
         return {"model": name, "error": f"training failed, see {logs / f'lm-{name}-train.log'}"}

@@ -127,6 +127,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     for spec in TASKS.values():
         if spec.add_commands is not None:
             spec.add_commands(commands)
+    from seqlab.serve import add_serve_command
+
+    add_serve_command(commands)  # serves any task's models; needs the optional seqlab[serve] only to run
     return parser, task_parsers
 
 

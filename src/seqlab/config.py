@@ -162,7 +162,7 @@ class TaskConfigSchema:
         return out
 
     def default_model(self) -> str:
-        return next(f.default for f in dataclasses.fields(self.config_cls) if f.name == "model_name")
+        return str(next(f.default for f in dataclasses.fields(self.config_cls) if f.name == "model_name"))
 
     # ---- command-line flags -----------------------------------------------------
     def _leaf_fields(self) -> dict[str, list[tuple[str, type, dataclasses.Field]]]:

@@ -359,7 +359,7 @@ class Trainer:
         scheduler = Schedules([make_schedule(opt, cfg, horizon) for opt in optimizer.optimizers])
         precision = self.precision = effective_precision(self.device, cfg.precision, self.log)
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-        state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": [],
+        state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": [],
                  "horizon": horizon.state_dict()}
         self.out_dir.mkdir(parents=True, exist_ok=True)
         ckpt_path = self.out_dir / CHECKPOINT

@@ -98,7 +98,8 @@ class RNNLMConfig:
     tie_weights: bool = field(default=True, metadata={
         "help": "share the input embedding with the output layer (Press & Wolf 2017; full softmax only)"})
     dropout: float = field(default=0.3, metadata={"help": "dropout on the last layer's output"})
-    emb_dropout: float = field(default=0.05, metadata={
+    # off by default: it makes the embedding gradient dense (measured: 2,285 vs 3,990 tokens/s with a sparse table)
+    emb_dropout: float = field(default=0.0, metadata={
         "help": "rnn: drop whole words from the embedding matrix (Gal & Ghahramani 2016, as in AWD-LSTM)"})
     input_dropout: float = field(default=0.25, metadata={"help": "rnn: locked dropout on the embeddings"})
     hidden_dropout: float = field(default=0.2, metadata={"help": "rnn: locked dropout between layers"})
@@ -143,12 +144,14 @@ class RNNLM(nn.Module):
         super().__init__()
         c = self.config = config
         self.vocab_size = vocab_size
-        self.embedding = nn.Embedding(vocab_size, c.emb_size)
+        tie = c.tie_weights and c.softmax == "full"
+        # untied and without embedding dropout, only the rows of a batch's words get gradients: a sparse table
+        # (SparseAdam in the trainer) skips the dense 33k x 400 gradient and update of every step
+        self.embedding = nn.Embedding(vocab_size, c.emb_size, sparse=not tie and c.emb_dropout == 0)
         cell = nn.LSTM if c.cell == "lstm" else nn.GRU
         # one module per layer, so locked dropout can sit between layers
         self.rnns = nn.ModuleList(cell(c.emb_size if i == 0 else c.hidden_size, c.hidden_size, batch_first=True)
                                   for i in range(c.layers))
-        tie = c.tie_weights and c.softmax == "full"
         out_size = c.emb_size if tie else c.hidden_size
         # tying needs the output size of the embedding: project when the sizes differ (Press & Wolf 2017)
         self.projection = nn.Linear(c.hidden_size, out_size) if out_size != c.hidden_size else None
@@ -278,7 +281,8 @@ class TransformerLM(nn.Module):
             raise SeqlabError(f"the input is longer than the model's context of {self.config.context} tokens")
         if self.position_table is not None:
             return self.position_table(torch.arange(start, start + length, device=device))  # (T, D)
-        return self.sinusoid[start: start + length]  # (T, D)
+        table: Tensor = self.sinusoid  # type: ignore[assignment]  # a registered buffer
+        return table[start: start + length]  # (T, D)
 
     def init_state(self, batch_size: int, device: torch.device | str = "cpu") -> None:
         return None  # no carried state in training: each window is attended to on its own

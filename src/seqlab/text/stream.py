@@ -71,7 +71,8 @@ class StreamTokenizer:
         """Ids -> text; ``<eos>`` becomes a line break."""
         if self.vocab is not None:
             return " ".join("\n" if int(i) == self.eos_id else self.vocab.itos[int(i)] for i in ids).replace(" \n ", "\n")
-        lines, current = [], []
+        lines: list[str] = []
+        current: list[int] = []
         for i in ids:
             if int(i) == self.eos_id:
                 lines.append(self.subword.decode(current))  # type: ignore[union-attr]

@@ -76,14 +76,14 @@ def validate_tags(tags: Sequence[str], scheme: str, where: str = "", strict: boo
                               f"(expected {_EXPECTED[scheme]}); choose the scheme with --scheme, or none for "
                               "plain tags such as part of speech")
     if strict:
-        prev = None
-        for i, tag in enumerate([*tags, None]):
-            if not _transition_ok(prev, tag, scheme):
-                what = (f"{prev!r} -> {tag!r}" if prev is not None and tag is not None
-                        else f"a sentence starting with {tag!r}" if prev is None else f"a sentence ending with {prev!r}")
-                raise SeqlabError(f"{at}{what} (token {i + 1 if tag is not None else i}) is not allowed in the "
+        prev: str | None = None
+        for i, nxt in enumerate([*tags, None]):
+            if not _transition_ok(prev, nxt, scheme):
+                what = (f"{prev!r} -> {nxt!r}" if prev is not None and nxt is not None
+                        else f"a sentence starting with {nxt!r}" if prev is None else f"a sentence ending with {prev!r}")
+                raise SeqlabError(f"{at}{what} (token {i + 1 if nxt is not None else i}) is not allowed in the "
                                   f"{scheme} scheme")
-            prev = tag
+            prev = nxt
 
 
 def _transition_ok(prev: str | None, tag: str | None, scheme: str) -> bool:
