@@ -257,3 +257,6 @@ def test_evaluate_rebuilds_the_validation_split_and_takes_a_file_whole(tmp_path,
                  "--label-map", "0=neg,1=pos", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["count"] == 50 and report["accuracy"] > 0.8  # the whole file, whatever --split says
+    assert main(["predict", str(out), "--json", "Superb, moving film.", "--batch-size", "2", "Dull and tedious."]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == [
+        "Superb, moving film.", "Dull and tedious."]  # options may sit among the texts

@@ -34,6 +34,25 @@ def read_inputs(args: argparse.Namespace) -> list[str]:
         raise SeqlabError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
 
 
+def options_among_texts(parser: argparse.ArgumentParser) -> None:
+    """Let options sit between the texts (``seqlab tag MODEL --json "text"``), not only before or after them.
+
+    Plain argparse fills the ``texts`` positional once, from the words before the first option, and leaves the
+    rest unrecognised; its intermixed parsing reads every positional word wherever it is. The sub-command's
+    ``parse_known_args`` (what the top-level parser calls) is pointed at it.
+    """
+    plain = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        parser.parse_known_args = plain  # the intermixed parser calls parse_known_args itself, twice
+        try:
+            return parser.parse_known_intermixed_args(args, namespace)
+        finally:
+            parser.parse_known_args = parse_known_args
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
 def cmd_train(args: argparse.Namespace, extra: dict) -> int:
     from seqlab.api import train
 

@@ -36,6 +36,8 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def add_commands(subparsers) -> None:
+    from seqlab.cli import options_among_texts
+
     pr = subparsers.add_parser("predict", help="classify texts (arguments, --file, or standard input)")
     pr.add_argument("model_dir")
     pr.add_argument("texts", nargs="*")
@@ -48,6 +50,7 @@ def add_commands(subparsers) -> None:
     pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
     pr.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     pr.set_defaults(func=cmd_predict)
+    options_among_texts(pr)
 
 
 def add_evaluate_options(parser: argparse.ArgumentParser) -> None:

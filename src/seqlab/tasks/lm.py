@@ -34,7 +34,7 @@ from seqlab.models.lm import LANGUAGE_MODELS
 from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.tasks.common import cached_encoding
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import TrainConfig, Trainer, pick_device
+from seqlab.train import TrainConfig, Trainer, parse_minutes, pick_device
 
 TEXT_FILE = "text.json"
 EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
@@ -81,7 +81,8 @@ class LMTrainConfig(TrainConfig):
     clip: float | None = field(default=0.25, metadata={"help": "clip the gradient norm to this (none: off)"})
     patience: int | None = field(default=3, metadata={"help": "stop after this many evaluations without improvement"})
     max_time: float | None = field(default=60.0, metadata={
-        "help": "stop training after this many minutes (the schedule follows the budget)"})
+        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes); the schedule follows it",
+        "parse": parse_minutes})
 
 
 @dataclass

@@ -55,7 +55,7 @@ from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.tasks.common import cached_encoding
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
-from seqlab.train import TrainConfig, Trainer, pick_device
+from seqlab.train import TrainConfig, Trainer, parse_minutes, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -135,7 +135,8 @@ class TagTrainConfig(TrainConfig):
         "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
     clip: float | None = field(default=5.0, metadata={"help": "clip the gradient norm to this (none: off)"})
     patience: int | None = field(default=5, metadata={"help": "stop after this many evaluations without improvement"})
-    max_time: float | None = field(default=30.0, metadata={"help": "stop training after this many minutes"})
+    max_time: float | None = field(default=30.0, metadata={
+        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes)", "parse": parse_minutes})
 
 
 @dataclass

@@ -233,6 +233,8 @@ def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def add_commands(subparsers) -> None:
+    from seqlab.cli import options_among_texts
+
     p = subparsers.add_parser("tag", help="tag texts with a sequence tagger: entities with character offsets and "
                                           "confidences (arguments, --file, or standard input)")
     p.add_argument("model_dir")
@@ -246,23 +248,4 @@ def add_commands(subparsers) -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.set_defaults(func=cmd_tag)
-    _options_among_texts(p)
-
-
-def _options_among_texts(parser: argparse.ArgumentParser) -> None:
-    """Let options sit between the texts (``seqlab tag MODEL --json "text"``), not only before or after them.
-
-    Plain argparse fills the ``texts`` positional once, from the words before the first option, and leaves the
-    rest unrecognised; its intermixed parsing reads every positional word wherever it is. The sub-command's
-    ``parse_known_args`` (what the top-level parser calls) is pointed at it.
-    """
-    plain = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        parser.parse_known_args = plain  # the intermixed parser calls parse_known_args itself, twice
-        try:
-            return parser.parse_known_intermixed_args(args, namespace)
-        finally:
-            parser.parse_known_args = parse_known_args
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    options_among_texts(p)

@@ -504,6 +504,8 @@ def write_attention(model: Translator, texts: list[str], results: list[dict[str,
 
 
 def add_commands(subparsers) -> None:
+    from seqlab.cli import options_among_texts
+
     p = subparsers.add_parser("translate", help="translate sentences (arguments, --file, or standard input)")
     p.add_argument("model_dir")
     p.add_argument("texts", nargs="*")
@@ -521,6 +523,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_translate)
+    options_among_texts(p)
 
 
 def add_evaluate_options(parser) -> None:
