@@ -25,7 +25,7 @@ def test_bad_values_and_unknown_keys():
     with pytest.raises(SeqlabError, match="not a valid int"):
         make_config("classify", settings={"epochs": "three"})
     with pytest.raises(SeqlabError, match="is not one of"):
-        make_config("classify", settings={"cell": "transformer"})
+        make_config("classify", settings={"model": "rnn", "cell": "transformer"})
     with pytest.raises(SeqlabError, match="unknown setting"):
         SCHEMA.from_dict({"train": {"epoch": 3}})
 
@@ -102,3 +102,21 @@ def test_every_command_recorded_in_the_benchmark_results_parses():
             parser.parse_args([*argv, "--out", "x"])
             checked += 1
     assert checked >= 7
+
+
+def test_the_shortest_command_gets_the_chosen_models_recipe(tmp_path):
+    """Defaults are the recipes: the model's best-known settings sit under a config file and flags."""
+    from seqlab.models import bag, rnn
+
+    cfg = make_config("classify")
+    assert cfg.model_name == "bag" and cfg.model.weighting == "nb" and cfg.model.ngrams == 3
+    assert (cfg.train.lr, cfg.train.epochs, cfg.text.max_len) == (bag.RECIPE["train"]["lr"], 2, 3000)
+    cfg = make_config("classify", settings={"model": "rnn"})
+    assert cfg.vectors.embeddings == rnn.RECIPE["vectors"]["embeddings"] and cfg.train.lr == 0.002
+    assert make_config("classify", settings={"model": "rnn", "lr": 0.01}).train.lr == 0.01  # a flag wins
+    config_file = tmp_path / "run.toml"
+    config_file.write_text('[train]\nepochs = 9\n[model]\nname = "transformer"\n', encoding="utf-8")
+    cfg = make_config("classify", config_file)
+    assert cfg.train.epochs == 9 and cfg.train.schedule == "cosine"  # the file wins, the recipe fills the rest
+    tr = make_config("translate")
+    assert tr.model.share_embeddings and tr.train.max_tokens == 2500 and tr.train.lr == 7e-4

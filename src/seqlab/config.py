@@ -134,9 +134,14 @@ def _flag_bool(text: str) -> bool:
 class TaskConfigSchema:
     """The sections of a task's config and its model registry, used for files, flags and saving."""
 
-    def __init__(self, config_cls: type, models: Mapping[str, type]) -> None:
+    def __init__(self, config_cls: type, models: Mapping[str, type],
+                 recipes: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> None:
+        """``recipes``: per model name, its best-known settings of the other sections (``{"train": {"lr": ...}}``),
+        applied under a config file and flags, so the shortest command trains the benchmark's recipe."""
         self.config_cls = config_cls
         self.models = dict(models)
+        self.recipes = {name: {section: dict(values) for section, values in recipe.items()}
+                        for name, recipe in (recipes or {}).items()}
         self.sections = {f.name: _field_type(config_cls, f) for f in dataclasses.fields(config_cls)
                          if f.name not in (MODEL_SECTION, "model_name")}
 
@@ -207,12 +212,17 @@ class TaskConfigSchema:
                                    choices=list(dict.fromkeys(choices)) or None, help=help_text)
 
     def apply_flags(self, base: dict[str, Any], flags: Mapping[str, Any]) -> Any:
-        """Overlay explicitly given flags on a config dict (from a file or empty) and build it."""
+        """Overlay explicitly given flags on a config dict (from a file or empty) and build it.
+
+        Layers, lowest first: the dataclass defaults, the chosen model's recipe, the file, the flags.
+        """
         data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in base.items()}
         model = dict(data.get(MODEL_SECTION) or {})
         if "model_name" in flags and flags["model_name"] != model.get("name"):
             model = {"name": flags["model_name"]}  # settings of another architecture do not carry over
         model_name = model.get("name") or self.default_model()
+        for section, values in self.recipes.get(model_name, {}).items():
+            data[section] = {**values, **(data.get(section) or {})}
         leaves = self._leaf_fields()
         for dest, value in flags.items():
             if dest not in leaves:

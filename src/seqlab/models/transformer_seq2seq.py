@@ -31,6 +31,11 @@ from seqlab.models.seq2seq import source_mask
 KV = tuple[Tensor, Tensor]  # keys, values, each (B, heads, length, d_head)
 
 
+# The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: 37.7 BLEU with beam 5 in 60 minutes).
+RECIPE = {"text": {"vocab_size": 8000},
+          "train": {"lr": 7e-4, "schedule": "cosine", "warmup": 0.05, "max_tokens": 2500, "max_time": 60}}
+
+
 @dataclass
 class TransformerSeq2SeqConfig:
     """Hyper-parameters of :class:`TransformerSeq2Seq`.
@@ -47,7 +52,7 @@ class TransformerSeq2SeqConfig:
     decoder_layers: int = field(default=3, metadata={"help": "transformer seq2seq: decoder blocks"})
     ff_size: int = field(default=1024, metadata={"help": "transformer: feed-forward size"})
     dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    share_embeddings: bool = field(default=False, metadata={
+    share_embeddings: bool = field(default=True, metadata={
         "help": "transformer seq2seq: one embedding for source and target (needs a joint vocabulary)"})
     tie_output: bool = field(default=True, metadata={
         "help": "transformer seq2seq: output layer shares the target embedding"})

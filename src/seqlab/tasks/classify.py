@@ -28,7 +28,7 @@ from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, check_
 from seqlab.errors import SeqlabError
 from seqlab.metrics import classification_report
 from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
-from seqlab.models import CLASSIFIERS
+from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.tasks import classify_commands
 from seqlab.tasks.base import TaskSpec, register_task
@@ -55,11 +55,11 @@ class ClassifyConfig:
     text: TextConfig = field(default_factory=TextConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    model_name: str = "rnn"
+    model_name: str = "bag"  # the fastest to train and the most accurate on IMDB here (benchmarks/RESULTS.md)
     model: Any = None
 
 
-SCHEMA = TaskConfigSchema(ClassifyConfig, {name: cfg for name, (cfg, _) in CLASSIFIERS.items()})
+SCHEMA = TaskConfigSchema(ClassifyConfig, {name: cfg for name, (cfg, _) in CLASSIFIERS.items()}, CLASSIFIER_RECIPES)
 
 
 # ---------------------------------------------------------------------------- encoding
@@ -428,14 +428,34 @@ class Classifier:
                 for p, b in zip(probs.tolist(), best, strict=True)]
 
     def explain(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
-        """Predictions plus each token's attention weight, where the model pools with attention."""
+        """Predictions plus why: ``contributions`` (word or n-gram, signed score for the predicted label),
+        ``token_scores`` (one per token, in order), ``method`` ("linear": exact, the scores and ``bias`` sum to
+        ``logit``; "integrated gradients" otherwise), and ``attention`` weights where the model pools with attention."""
+        from seqlab.tasks.classify_explain import bag_contributions, integrated_gradients
+
         probs, attention, tokens = self._run(texts, batch_size, with_tokens=True, workers=workers)
         out = []
+        binary = len(self.labels) == 2  # one logit, for the second label
         for i, p in enumerate(probs):
             b = int(p.argmax())
-            weights = attention[i]
-            out.append({"label": self.labels[b], "confidence": float(p[b]), "tokens": tokens[i],
-                        "attention": weights})
+            column, sign = (0, 1.0 if b == 1 else -1.0) if binary else (b, 1.0)
+            result: dict[str, Any] = {"label": self.labels[b], "confidence": float(p[b]), "tokens": tokens[i],
+                                      "attention": attention[i]}
+            ids = np.asarray(self.pipeline.encode_many([texts[i]])[0], dtype=np.int64)
+            if self.model.explanation == "linear":
+                items, per_token, bias = bag_contributions(self.model, ids, tokens[i], column)
+                result.update(method="linear", bias=sign * bias, logit=sign * (bias + sum(s for _, s in items)),
+                              contributions=[(t, sign * s) for t, s in items],
+                              token_scores=[(t, sign * s) for t, s in per_token])
+            elif len(ids):
+                x = torch.as_tensor(ids)[None].to(self.device)
+                scores = integrated_gradients(self.model, x, torch.tensor([len(ids)], device=self.device),
+                                              column).tolist()
+                pairs = [(t, sign * s) for t, s in zip(tokens[i], scores, strict=False)]
+                result.update(method="integrated gradients", contributions=pairs, token_scores=pairs)
+            else:
+                result.update(method="integrated gradients", contributions=[], token_scores=[])
+            out.append(result)
         return out
 
     @property

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
-
-from seqlab.errors import SeqlabError
 
 WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all cores for bag models, 0 for others)"
 
@@ -18,9 +17,8 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
     model = load_model(args.model_dir, device=args.device, expect_task="classify", command="predict",
                        precision=args.precision)
     texts = read_inputs(args)
-    if args.explain:
-        if not model.has_attention:
-            raise SeqlabError("--explain needs a model that pools with attention (e.g. --model rnn --pooling attention)")
+    explain = args.explain or args.html is not None
+    if explain:
         results = model.explain(texts, batch_size=args.batch_size, workers=args.workers)
     else:
         results = model.predict(texts, batch_size=args.batch_size, workers=args.workers)
@@ -29,9 +27,16 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
             print(json.dumps({"text": text, **result}, ensure_ascii=False))
         else:
             print(f"{result['label']}\t{result['confidence']:.3f}\t{text[:80]}")
-            if args.explain:
-                pairs = sorted(zip(result["tokens"], result["attention"] or [], strict=False), key=lambda p: -p[1])
-                print("\t" + "  ".join(f"{tok}:{w:.3f}" for tok, w in pairs[: args.top]))
+            if explain:  # the words and n-grams that weighed most, for (+) or against (-) the label
+                top = sorted(result["contributions"], key=lambda p: -abs(p[1]))[: args.top]
+                print("\t" + "  ".join(f"{tok}:{score:+.3f}" for tok, score in top) + f"   ({result['method']})")
+    if args.html:
+        from pathlib import Path
+
+        from seqlab.tasks.classify_explain import explanation_html
+
+        explanation_html(results, Path(args.html))
+        print(f"explanations written to {args.html}", file=sys.stderr)
     return 0
 
 
@@ -43,8 +48,12 @@ def add_commands(subparsers) -> None:
     pr.add_argument("texts", nargs="*")
     pr.add_argument("--file", default=None, help="one text per line")
     pr.add_argument("--json", action="store_true", help="JSON lines with all probabilities")
-    pr.add_argument("--explain", action="store_true", help="show the tokens the model attended to")
-    pr.add_argument("--top", type=int, default=10, help="with --explain: how many tokens to show")
+    pr.add_argument("--explain", action="store_true",
+                    help="show why: each word's (and n-gram's) signed score for the label; exact for bag models, "
+                         "integrated gradients for the others; attention weights too where the model pools with them")
+    pr.add_argument("--html", default=None, metavar="FILE.html",
+                    help="write the explanations as a page colouring each text by its words' scores")
+    pr.add_argument("--top", type=int, default=10, help="with --explain: how many words to show")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")

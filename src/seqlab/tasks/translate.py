@@ -35,6 +35,7 @@ from seqlab.decode import Hypotheses, beam_search, greedy_search, unk_replace
 from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
 from seqlab.modeldir import read_json, save_model_dir
+from seqlab.models import seq2seq, transformer_seq2seq
 from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from seqlab.tasks.base import TaskSpec, register_task
@@ -117,7 +118,8 @@ class TranslateConfig:
     model: Any = None
 
 
-SCHEMA = TaskConfigSchema(TranslateConfig, {name: cfg for name, (cfg, _) in TRANSLATORS.items()})
+SCHEMA = TaskConfigSchema(TranslateConfig, {name: cfg for name, (cfg, _) in TRANSLATORS.items()},
+                          {"transformer": transformer_seq2seq.RECIPE, "rnn": seq2seq.RECIPE})
 
 
 # ---------------------------------------------------------------------------- tokenisation (cached)
