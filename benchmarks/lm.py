@@ -34,27 +34,49 @@ GENERATED = 200
 
 def generation_speed(model_dir: Path, batch: int, cached: bool = True) -> float:
     """Tokens per second generating ``GENERATED`` tokens for ``batch`` rows (greedy, after a one-word prompt)."""
-    import torch
-
     import seqlab
-    from seqlab.decode import SamplingConfig, choose_next, sample
 
     lm = seqlab.load(model_dir)
     ids, _ = lm.encode_prompt("the")
+    return _speed(lm.model, ids, batch, cached)
+
+
+def _speed(model, ids: list[int], batch: int, cached: bool) -> float:
+    import torch
+
+    from seqlab.decode import SamplingConfig, choose_next, sample
+
     prompt = torch.tensor([ids] * batch)
     config = SamplingConfig(temperature=0)
     started = time.perf_counter()
     with torch.no_grad():
         if cached:
-            for _ in sample(lm.model, prompt, GENERATED, config):
+            for _ in sample(model, prompt, GENERATED, config):
                 pass
-        else:  # the whole prefix through the model at every step
+        else:  # the whole prefix (up to the context window) through the model at every step
             seq = prompt
             for _ in range(GENERATED):
-                hidden, _ = lm.model(seq[:, -lm.model.context:] if lm.model.context else seq)
-                nxt = choose_next(lm.model.output.log_probs(hidden[:, -1]), seq, config)
+                hidden, _ = model(seq[:, -model.context:] if model.context else seq)
+                nxt = choose_next(model.output.log_probs(hidden[:, -1]), seq, config)
                 seq = torch.cat([seq, nxt[:, None]], dim=1)
     return batch * GENERATED / (time.perf_counter() - started)
+
+
+def untrained_transformer_speeds(vocab_size: int = 33278) -> dict:
+    """The default Transformer's generation speed with and without its key/value cache, on random weights:
+    the cost of a step does not depend on what the weights learned, so this measures the cache without a
+    60-minute training (used when the transformer row could not be trained in the session)."""
+    import torch
+
+    from seqlab.models.lm import TransformerLM, TransformerLMConfig
+
+    torch.manual_seed(0)
+    model = TransformerLM(TransformerLMConfig(), vocab_size).eval()
+    return {"gen_b1": _speed(model, [0, 5], 1, True), "gen_b8": _speed(model, [0, 5], 8, True),
+            "gen_b1_nocache": _speed(model, [0, 5], 1, False), "gen_b8_nocache": _speed(model, [0, 5], 8, False),
+            "gen_threads": torch.get_num_threads(), "machine": describe(),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python benchmarks/lm.py " + " ".join(sys.argv[1:])}
 
 
 def speeds(model_dir: Path) -> dict:
@@ -106,8 +128,8 @@ def _params(model_dir: Path) -> int:
     return sum(p.numel() for p in seqlab.load(model_dir).model.parameters())
 
 
-def write_results(rows: list[dict]) -> None:
-    machines, header = machine_lines(rows)
+def write_results(rows: list[dict], cache: dict | None = None) -> None:
+    machines, header = machine_lines(rows + ([cache] if cache else []))
     lines = ["## WikiText-2 language models (lm)", "", *header,
              "Training: `seqlab train lm --data wikitext-2` with the defaults (and `--model transformer`); the "
              "budget is the default `--max-time`. Test perplexity: the whole test split as one stream, `<eos>` at "
@@ -135,6 +157,14 @@ def write_results(rows: list[dict]) -> None:
             f"{r['train_seconds'] / 60:.1f} min | {r['budget_min']:g} min | {r['train_peak_mib']:,.0f} MiB | "
             f"{r['params']:,} | {r.get('precision') or 'fp32'} | {r['gen_b1']:,.0f} | {r['gen_b8']:,.0f} | "
             f"{nocache[0]} | {nocache[1]} | {'; '.join(verdicts) or '-'} | {machines[r['machine']]} | {r['date']} |")
+    if cache:
+        speedup = cache["gen_b1"] / cache["gen_b1_nocache"]
+        lines += ["", f"Key/value cache, default `--model transformer` on random weights (a step costs the same "
+                  f"whatever the weights learned), greedy, 200 tokens: {cache['gen_b1']:,.0f} tokens/s at batch 1 "
+                  f"and {cache['gen_b8']:,.0f} at batch 8 with the cache; {cache['gen_b1_nocache']:,.0f} and "
+                  f"{cache['gen_b8_nocache']:,.0f} recomputing the prefix: {speedup:.1f}x at batch 1 (target >= "
+                  f"{CACHE_SPEEDUP_TARGET:g}x: {'met' if speedup >= CACHE_SPEEDUP_TARGET else '**missed**'}); "
+                  f"machine {machines[cache['machine']]}, {cache['date']}, `{cache['command']}`."]
     lines += ["", "Commands (each row's own run):", ""]
     lines += [f"- `{r['model']}`: `seqlab train lm --data wikitext-2{' ' + r['flags'] if r['flags'] else ''}` "
               f"(run as `{r['command']}`; evaluation: {r['protocol']})" for r in rows if "error" not in r]
@@ -146,9 +176,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--out", default=str(ROOT / "runs"))
     parser.add_argument("--speed-only", action="store_true", help="re-measure generation speed of trained models")
+    parser.add_argument("--cache-speed", action="store_true",
+                        help="only measure the default Transformer's cached vs uncached generation, on random weights")
     args = parser.parse_args()
     rows_path = ROOT / "lm-rows.json"
     previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
+    if args.cache_speed:
+        previous["transformer-cache"] = untrained_transformer_speeds()
+        rows_path.write_text(json.dumps(previous, indent=2))
+        write_results([previous[n] for n in RECIPES if n in previous], previous.get("transformer-cache"))
+        print("wrote benchmarks/RESULTS.md")
+        return
     for name in args.models:
         print(f"== {name}", flush=True)
         if args.speed_only:
@@ -159,7 +197,7 @@ def main() -> None:
         previous = json.loads(rows_path.read_text()) if rows_path.exists() else {}
         previous[name] = row
         rows_path.write_text(json.dumps(previous, indent=2))
-    write_results([previous[n] for n in RECIPES if n in previous])
+    write_results([previous[n] for n in RECIPES if n in previous], previous.get("transformer-cache"))
     print("wrote benchmarks/RESULTS.md")
 
 

@@ -159,7 +159,8 @@ def test_sampling_respects_the_filters_and_greedy_is_argmax():
 @pytest.fixture
 def trained(tmp_path, text_file):
     out = tmp_path / "lm"
-    seqlab.train("lm", out, data=str(text_file), emb_size=16, hidden_size=16, batch_size=4, bptt=12, epochs=2,
+    seqlab.train("lm", out, data=str(text_file), emb_size=16, hidden_size=16, batch_size=4, bptt=12, epochs=3,
+                 lr=0.01, warmup=0,
                  max_time=None, progress=False, log=lambda *_: None)
     return out
 
@@ -169,7 +170,7 @@ def test_train_evaluate_generate_and_score_through_the_api(trained, text_file):
     assert lm.task == "lm"
     assert lm.tokenizer.kind == "bpe"  # a user's own raw text gets BPE
     ppl = lm.perplexity(["the cat sat on a mat", "a dog ran to the park"])
-    assert 1.0 < ppl < 40.0  # 15 words of BPE pieces: far better than uniform over the vocabulary
+    assert 1.0 < ppl < len(lm.tokenizer) / 3  # far better than uniform over the vocabulary
     scores = lm.token_logprobs(["the cat sat"])[0]
     assert scores[-1]["token"] == "<eos>" and all(s["logprob"] <= 0 for s in scores)
     a = lm.generate("the cat", max_tokens=12, seed=7)
@@ -200,9 +201,8 @@ def test_transformer_trains_and_generates_on_a_word_level_corpus(tmp_path, text_
                  ff_size=32, context=16, batch_size=8, epochs=2, max_time=None, progress=False, log=lambda *_: None)
     lm = seqlab.load(out)
     assert lm.tokenizer.kind == "word"
-    text = lm.generate("the cat", max_tokens=30, seed=3)  # longer than the context: the window slides
-    assert len(text.split()) >= 20
-    assert all(w in WORDS or w == "<eos>" for w in text.split())
+    tokens = [item["token"] for item in lm.stream("the cat", max_tokens=30, seed=3)]  # longer than the context
+    assert len(tokens) == 30 and all(t in WORDS or t in ("<eos>", "<unk>") for t in tokens)
 
 
 def test_cli_generate_streams_and_json(trained, capsys):

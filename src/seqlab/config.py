@@ -222,7 +222,10 @@ class TaskConfigSchema:
             model = {"name": flags["model_name"]}  # settings of another architecture do not carry over
         model_name = model.get("name") or self.default_model()
         for section, values in self.recipes.get(model_name, {}).items():
-            data[section] = {**values, **(data.get(section) or {})}
+            if section == MODEL_SECTION:
+                model = {**values, **model}
+            else:
+                data[section] = {**values, **(data.get(section) or {})}
         leaves = self._leaf_fields()
         for dest, value in flags.items():
             if dest not in leaves:

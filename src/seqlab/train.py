@@ -141,8 +141,8 @@ def native_bf16(device: torch.device) -> bool:
     """
     if device.type != "cpu":
         return True
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    probes = [p for p in probes if p is not None]
+    found = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    probes = [p for p in found if callable(p)]
     return not probes or any(p() for p in probes)  # torch without the probes: trust the user's choice
 
 
@@ -237,7 +237,7 @@ class Optimizers:
     touch every row every step, a sparse one only the rows in the batch.
     """
 
-    def __init__(self, dense: list[dict[str, Any]], sparse: list[nn.Parameter], lr: float) -> None:
+    def __init__(self, dense: list[dict[str, Any]], sparse: list[torch.Tensor], lr: float) -> None:
         self.optimizers: list[torch.optim.Optimizer] = []
         self.dense_parameters = [p for group in dense for p in group["params"]]
         if self.dense_parameters:
@@ -294,7 +294,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> Optimizers:
     sparse = [m.weight for m in model.modules()
               if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse and m.weight.requires_grad]
     sparse_ids = {id(p) for p in sparse}
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad or id(p) in sparse_ids:
             continue
@@ -403,13 +404,13 @@ class Trainer:
                     optimizer.zero_grad(set_to_none=True)
                     if scaler is not None:
                         scaler.scale(loss).backward()
-                        scaler.unscale_(optimizer)
+                        scaler.unscale_(optimizer)  # type: ignore[arg-type]  # Optimizers acts as one
                     else:
                         loss.backward()
                     if cfg.clip:
                         torch.nn.utils.clip_grad_norm_(optimizer.dense_parameters, cfg.clip)
                     if scaler is not None:
-                        scaler.step(optimizer)
+                        scaler.step(optimizer)  # type: ignore[arg-type]
                         scaler.update()
                     else:
                         optimizer.step()

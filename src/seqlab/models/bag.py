@@ -17,6 +17,7 @@ stronger of the two (see benchmarks/RESULTS.md). Multi-class data gets one-vs-re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ FEATURE_CHUNK = 4096  # documents whose features are built in one vectorised pas
 
 # The IMDB benchmark's training settings (benchmarks/RESULTS.md: 92.3% test accuracy, under a minute of training
 # on 2 cores): with the config defaults below, `seqlab train classify --data imdb` trains exactly this.
-RECIPE = {"text": {"max_len": 3000},
+RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 3000},
           "train": {"lr": 0.003, "schedule": "linear", "batch_size": 32, "epochs": 2}}
 
 
@@ -104,6 +105,7 @@ class BagClassifier(nn.Module):
             self.feature_weights = nn.Embedding(self.num_features, num_outputs, sparse=True)
             nn.init.zeros_(self.feature_weights.weight)
             self.bias = nn.Parameter(torch.zeros(num_outputs))
+            self.nb_ratios: torch.Tensor
             self.register_buffer("nb_ratios", torch.zeros(self.num_features, num_outputs))
             return
         self.embedding = nn.EmbeddingBag(self.num_features, config.emb_size, mode="sum", padding_idx=pad_id,
@@ -113,6 +115,12 @@ class BagClassifier(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.5 / config.emb_size, 0.5 / config.emb_size)
         with torch.no_grad():
             self.embedding.weight[pad_id].zero_()
+
+    def input_embedding(self) -> nn.Module:
+        """The word (and n-gram) vectors of a mean-weighted bag, which pretrained vectors may initialise."""
+        if self.config.weighting == "nb":
+            raise SeqlabError("an nb-weighted bag has no word vectors")
+        return self.embedding
 
     def features(self, ids: np.ndarray) -> np.ndarray:
         """One document's model input from its word ids (see :class:`BagFeatures`)."""

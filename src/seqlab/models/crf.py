@@ -91,6 +91,9 @@ class LinearChainCRF(nn.Module):
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))  # (K, K): from tag i to tag j
         self.start_transitions = nn.Parameter(torch.empty(num_tags))  # (K,)
         self.end_transitions = nn.Parameter(torch.empty(num_tags))  # (K,)
+        self.allowed: Tensor
+        self.start_allowed: Tensor
+        self.end_allowed: Tensor
         self.register_buffer("allowed", self._bool(allowed, (num_tags, num_tags)))
         self.register_buffer("start_allowed", self._bool(start_allowed, (num_tags,)))
         self.register_buffer("end_allowed", self._bool(end_allowed, (num_tags,)))

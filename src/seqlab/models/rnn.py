@@ -15,6 +15,7 @@ On a GPU the packed path stays: cuDNN runs it fused (and the unpacked path is un
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -25,7 +26,7 @@ from seqlab.models.attention import AttentionPooling
 from seqlab.models.base import ClassifierOutput, length_mask
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md: bi-GRU with attention pooling over GloVe, 90.7%).
-RECIPE = {"vectors": {"embeddings": "glove-6b-50d"}, "text": {"max_len": 400},
+RECIPE: dict[str, dict[str, Any]] = {"vectors": {"embeddings": "glove-6b-50d"}, "text": {"max_len": 400},
           "train": {"lr": 0.002, "batch_size": 64, "epochs": 5, "patience": 2, "max_time": 30}}
 
 

@@ -21,7 +21,7 @@ functions in ``seqlab.decode`` use and that both this model and
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -79,7 +79,7 @@ def source_mask(src_lengths: Tensor, max_len: int) -> Tensor:
 
 
 # The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: additive attention, 36.8 BLEU in 45 minutes).
-RECIPE = {"text": {"vocab_size": 8000},
+RECIPE: dict[str, dict[str, Any]] = {"text": {"vocab_size": 8000},
           "train": {"lr": 1e-3, "schedule": "cosine", "warmup": 0.03, "max_tokens": 2500, "max_time": 45}}
 
 

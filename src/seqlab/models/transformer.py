@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from seqlab.models.base import ClassifierOutput, length_mask
 from seqlab.models.positions import sinusoidal_positions
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md).
-RECIPE = {"text": {"max_len": 400},
+RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 400},
           "train": {"lr": 5e-4, "schedule": "cosine", "warmup": 0.1, "batch_size": 64, "epochs": 6, "max_time": 30}}
 
 
@@ -59,6 +60,7 @@ class TransformerClassifier(nn.Module):
         self.pool = AttentionPooling(config.d_model) if config.pooling == "attention" else None
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.d_model, num_outputs)
+        self.positions: torch.Tensor
         self.register_buffer("positions", sinusoidal_positions(4096, config.d_model), persistent=False)
 
     def _positions(self, length: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ KV = tuple[Tensor, Tensor]  # keys, values, each (B, heads, length, d_head)
 
 
 # The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: 37.7 BLEU with beam 5 in 60 minutes).
-RECIPE = {"text": {"vocab_size": 8000},
+RECIPE: dict[str, dict[str, Any]] = {"model": {"share_embeddings": True}, "text": {"vocab_size": 8000},
           "train": {"lr": 7e-4, "schedule": "cosine", "warmup": 0.05, "max_tokens": 2500, "max_time": 60}}
 
 
@@ -52,7 +52,7 @@ class TransformerSeq2SeqConfig:
     decoder_layers: int = field(default=3, metadata={"help": "transformer seq2seq: decoder blocks"})
     ff_size: int = field(default=1024, metadata={"help": "transformer: feed-forward size"})
     dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    share_embeddings: bool = field(default=True, metadata={
+    share_embeddings: bool = field(default=False, metadata={
         "help": "transformer seq2seq: one embedding for source and target (needs a joint vocabulary)"})
     tie_output: bool = field(default=True, metadata={
         "help": "transformer seq2seq: output layer shares the target embedding"})

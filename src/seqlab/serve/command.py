@@ -98,7 +98,7 @@ def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
     app = create_app(models, limits, api_key=api_key)
     logging.getLogger("seqlab.serve").setLevel(args.log_level.upper())
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            access_log=args.access_log, timeout_graceful_shutdown=limits.timeout + 5)
+                            access_log=args.access_log, timeout_graceful_shutdown=int(limits.timeout + 5))
     _say(f"serving {', '.join(m.name for m in models)} on http://{args.host}:{args.port} (page: /, API: /docs); "
          f"{'API key required' if api_key else 'no API key'}")
     uvicorn.Server(config).run()  # SIGTERM/SIGINT: stop accepting, finish open requests, drain the batchers

@@ -109,10 +109,10 @@ def _config_summary(config: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(model) and not isinstance(model, type):
         summary.update({k: v for k, v in dataclasses.asdict(model).items() if isinstance(v, (str, int, float, bool))})
     data = getattr(config, "data", None)
-    if getattr(data, "data", None):
+    if data is not None and getattr(data, "data", None):
         summary["data"] = Path(str(data.data)).name  # a dataset name, or a file's name: never the server's paths
     text = getattr(config, "text", None)
-    if getattr(text, "max_len", None):
+    if text is not None and getattr(text, "max_len", None):
         summary["max_len"] = text.max_len
     return summary
 

@@ -243,12 +243,13 @@ class ClassifyTask:
         self.pad_id = pad_id
         _prepare_vectors(config, log)
         torch.manual_seed(config.train.seed)
-        self.model = build_model(config, vocab_size, num_outputs(self.labels), pad_id)
+        self.model: Any = build_model(config, vocab_size, num_outputs(self.labels), pad_id)
         self.coverage = None
         if config.vectors.embeddings:
             from seqlab.models.embeddings import init_embedding
 
-            weight = self.model.embedding.weight
+            model: Any = self.model  # each classifier class has its own attributes
+            weight = model.input_embedding().weight
             self.coverage = init_embedding(weight, self.pipeline.vocab.itos, config.vectors.embeddings, {PAD, UNK})
             weight.requires_grad_(not config.vectors.freeze_embeddings)
             log(f"embeddings: {self.coverage['found']:,} of {self.coverage['vocab']:,} vocabulary words found in "
@@ -263,8 +264,9 @@ class ClassifyTask:
             self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
         if not self.inputs["train"]:
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
-        if hasattr(self.model, "fit_statistics"):  # e.g. the Naive-Bayes ratios of an nb-weighted bag
-            self.model.fit_statistics(self.inputs["train"], self.targets["train"])
+        fit_statistics = getattr(self.model, "fit_statistics", None)  # e.g. an nb-weighted bag's ratios
+        if fit_statistics is not None:
+            fit_statistics(self.inputs["train"], self.targets["train"])
         truncated = sum(1 for d in encoded["train"] if len(d) >= config.text.max_len)
         self.stats["train_truncated_at_max_len"] = truncated
         self.lengths = {s: np.array([len(d) for d in docs]) for s, docs in self.inputs.items()}
@@ -348,7 +350,7 @@ class Classifier:
             folder = self.model_dir / HF_FOLDER
             self.pipeline: Any = HFTextPipeline(load_hf_tokenizer(str(folder)), self.config.text.max_len)
             vocab_size, self.pad_id = len(self.pipeline.tokenizer), self.pipeline.pad_id
-            self.model = build_model(self.config, vocab_size, num_outputs(self.labels), self.pad_id, str(folder))
+            self.model: Any = build_model(self.config, vocab_size, num_outputs(self.labels), self.pad_id, str(folder))
         else:
             self.pipeline = TextPipeline.from_json(read_json(self.model_dir, TEXT_FILE))
             vocab_size, self.pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id

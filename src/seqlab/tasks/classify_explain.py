@@ -91,6 +91,7 @@ def integrated_gradients(model: Any, ids: torch.Tensor, lengths: torch.Tensor, c
     finally:
         handle.remove()
     embedding, scaled = captured
+    assert scaled.grad is not None  # retained by the hook
     return (embedding[0] * scaled.grad.mean(0)).sum(-1).detach()  # (T,)
 
 

@@ -226,7 +226,7 @@ class LMTask:
         self.stats = {"train_tokens": int(train_ids.numel()), "valid_tokens": int(self.valid_stream.size),
                       "vocabulary": len(self.tokenizer), "tokenizer": self.tokenizer.kind}
         torch.manual_seed(t.seed)
-        self.model = build_model(config, len(self.tokenizer))
+        self.model: Any = build_model(config, len(self.tokenizer))
         self.device = pick_device(t.device)
         self.rows = self.rows.to(self.device)
         self.state: Any = None

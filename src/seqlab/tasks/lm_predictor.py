@@ -38,7 +38,7 @@ class LanguageModel:
         self.config: LMConfig = loaded.config
         self.precision = effective_precision(self.device, precision, log=_warn)
         self.tokenizer = StreamTokenizer.from_json(read_json(self.model_dir, TEXT_FILE))
-        self.model = restore_weights(loaded, build_model(self.config, len(self.tokenizer)))
+        self.model: Any = restore_weights(loaded, build_model(self.config, len(self.tokenizer)))
 
     @property
     def context(self) -> int | None:

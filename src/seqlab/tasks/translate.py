@@ -262,7 +262,7 @@ class TranslateTask:
         self.lengths = np.array([max(len(s), len(g) + 1) for s, g in zip(self.src["train"], self.tgt["train"],
                                                                           strict=True)])
         torch.manual_seed(config.train.seed)
-        self.model = build_model(config, self.toks)
+        self.model: Any = build_model(config, self.toks)
         self.device = pick_device(config.train.device)
         self.teacher_forcing = 1.0
         n_params = sum(p.numel() for p in self.model.parameters())
@@ -350,7 +350,7 @@ class Translator:
         self.config: TranslateConfig = loaded.config
         self.precision = effective_precision(self.device, precision, log=lambda m: print(f"seqlab: {m}", file=sys.stderr))
         self.toks = Tokenizers.from_json(read_json(self.model_dir, TEXT_FILE))
-        self.model = restore_weights(loaded, build_model(self.config, self.toks))
+        self.model: Any = restore_weights(loaded, build_model(self.config, self.toks))
 
     def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
