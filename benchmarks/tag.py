@@ -116,7 +116,7 @@ def write_results(rows: list[dict]) -> None:
             f"{r['target_epoch'] or '-'} | {r['train_seconds'] / 60:.1f} min | {r['budget_min']:g} min | "
             f"{r['train_peak_mib']:,.0f} MiB | {r['params']:,} | {r['model_mib']:.0f} MiB | "
             f"{r['tag_sentences_per_s']:,.0f} | {verdict} | {machines[r['machine']]} | {r['date']} |")
-    lines += ["", "Commands (each row's own run; `--overwrite --no-progress --out DIR` added to each):", ""]
+    lines += ["", "Commands (each row's own run; `--overwrite --out DIR` added to each):", ""]
     lines += [f"- {r['model']}: `seqlab train tag --data conll2003{' ' + r['flags'] if r['flags'] else ''}` ({r['why']}; "
               f"{r['threads']} threads; run as `{r['command']}`)" for r in rows if "error" not in r]
     lines += ["", "Anchors (test F1 on a GPU; dev F1 runs about 3 points higher): NCRF++ word-only LSTM-CRF 89.45, "
