@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, machine_lines  # noqa: E402
+from report import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
@@ -205,16 +206,7 @@ def write_results(rows: list[dict]) -> None:
               f"{r.get('eval_precision', 'fp32')}; rates measured {r.get('rates_date', r.get('date', '-'))})"
               + (f"; {r['note']}" if r.get("note") else "") for r in rows]
     lines.append("<!-- classify:end -->")
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    start, end = "<!-- classify:start", "<!-- classify:end -->"
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, RESULTS)
+    write_section("classify", lines[1:-1])  # the markers are written by write_section
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from report import write_section  # noqa: E402
 
 from seqlab.models.crf import LinearChainCRF  # noqa: E402
 from seqlab.text.tagging import allowed_transitions  # noqa: E402
@@ -239,16 +240,7 @@ def write_results(result: dict) -> None:
               "The per-sentence loop is the same CRF one sentence at a time with `torch.logsumexp` "
               "(defined in the script and checked to give the same loss and paths).",
               "<!-- crf:end -->"]
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    start, end = "<!-- crf:start", "<!-- crf:end -->"
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, RESULTS)
+    write_section("crf", lines[1:-1], script="benchmarks/crf_speed.py")  # the markers are written by write_section
 
 
 if __name__ == "__main__":

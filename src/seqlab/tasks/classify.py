@@ -32,9 +32,10 @@ from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.tasks import classify_commands
 from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.tasks.common import fit_task
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
-from seqlab.train import TrainConfig, Trainer, autocast_context, effective_precision, intra_op_threads, pick_device
+from seqlab.train import TrainConfig, autocast_context, effective_precision, intra_op_threads, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -324,11 +325,7 @@ class ClassifyTask:
 
 
 def train(config: ClassifyConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
-    task = ClassifyTask(config, log)
-    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
-    summary = trainer.fit(resume=resume)
-    summary["stats"] = task.stats
-    return summary
+    return fit_task(ClassifyTask(config, log), config, SCHEMA, out_dir, resume=resume, log=log)
 
 
 # ---------------------------------------------------------------------------- prediction

@@ -77,3 +77,20 @@ def training_metrics(model_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return {}
+
+
+def fit_task(task: Any, config: Any, schema: TaskConfigSchema, out_dir: Path, *, resume: bool, log) -> dict[str, Any]:
+    """Train ``task`` with the one trainer; the summary gets the task's data statistics."""
+    from seqlab.train import Trainer
+
+    trainer = Trainer(task, config.train, out_dir, run_config=schema.to_dict(config), log=log)
+    summary = trainer.fit(resume=resume)
+    summary["stats"] = task.stats
+    return summary
+
+
+def resumed_json(out_dir: Path, name: str, resume: bool) -> Any | None:
+    """What a resumed run must reuse exactly (its tokenizer or vocabulary), from the model directory; else None."""
+    from seqlab.modeldir import read_json
+
+    return read_json(Path(out_dir), name) if resume and (Path(out_dir) / name).is_file() else None

@@ -29,12 +29,12 @@ from seqlab.config import TaskConfigSchema
 from seqlab.data.corpus import Corpus, LMDataConfig, load_train_valid
 from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
-from seqlab.modeldir import read_json, save_model_dir
+from seqlab.modeldir import save_model_dir
 from seqlab.models.lm import LANGUAGE_MODELS
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.common import cached_encoding
+from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import TrainConfig, Trainer, parse_minutes, pick_device
+from seqlab.train import TrainConfig, parse_minutes, pick_device
 
 TEXT_FILE = "text.json"
 EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
@@ -279,12 +279,8 @@ class LMTask:
 
 
 def train(config: LMConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
-    fixed = read_json(Path(out_dir), TEXT_FILE) if resume and (Path(out_dir) / TEXT_FILE).is_file() else None
-    task = LMTask(config, log, fixed_tokenizer=fixed)
-    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
-    summary = trainer.fit(resume=resume)
-    summary["stats"] = task.stats
-    return summary
+    task = LMTask(config, log, fixed_tokenizer=resumed_json(out_dir, TEXT_FILE, resume))
+    return fit_task(task, config, SCHEMA, out_dir, resume=resume, log=log)
 
 
 def _register() -> None:

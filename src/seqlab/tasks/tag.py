@@ -47,15 +47,15 @@ from seqlab.data.batching import bucket_batches
 from seqlab.data.conll import TaggedSentences, _find_split_file, load_split, read_conll
 from seqlab.errors import SeqlabError
 from seqlab.metrics import span_report
-from seqlab.modeldir import read_json, save_model_dir
+from seqlab.modeldir import save_model_dir
 from seqlab.models.embeddings import FixedVectorsEmbedding
 from seqlab.models.pretrained_tagger import PretrainedTagger, PretrainedTaggerConfig, SubwordFeatures
 from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.common import cached_encoding
+from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
-from seqlab.train import TrainConfig, Trainer, parse_minutes, pick_device
+from seqlab.train import TrainConfig, parse_minutes, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -582,12 +582,8 @@ class TagTask:
 
 
 def train(config: TagConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
-    fixed = read_json(Path(out_dir), TEXT_FILE) if resume and (Path(out_dir) / TEXT_FILE).is_file() else None
-    task = TagTask(config, log, fixed_vocab=fixed)
-    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
-    summary = trainer.fit(resume=resume)
-    summary["stats"] = task.stats
-    return summary
+    task = TagTask(config, log, fixed_vocab=resumed_json(out_dir, TEXT_FILE, resume))
+    return fit_task(task, config, SCHEMA, out_dir, resume=resume, log=log)
 
 
 def _register() -> None:

@@ -39,9 +39,9 @@ from seqlab.models import seq2seq, transformer_seq2seq
 from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.common import cached_encoding, read_model_dir, restore_weights, training_metrics
+from seqlab.tasks.common import cached_encoding, fit_task, read_model_dir, restore_weights, resumed_json, training_metrics
 from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, UNK_ID, SubwordTokenizer, display_token
-from seqlab.train import TrainConfig, Trainer, autocast_context, effective_precision, pick_device
+from seqlab.train import TrainConfig, autocast_context, effective_precision, pick_device
 
 TEXT_FILE = "text.json"
 
@@ -328,14 +328,8 @@ class TranslateTask:
 
 
 def train(config: TranslateConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
-    fixed = None
-    if resume and (Path(out_dir) / TEXT_FILE).is_file():  # continue with exactly the saved tokenizer
-        fixed = read_json(Path(out_dir), TEXT_FILE)
-    task = TranslateTask(config, log, fixed_tokenizers=fixed)
-    trainer = Trainer(task, config.train, out_dir, run_config=SCHEMA.to_dict(config), log=log)
-    summary = trainer.fit(resume=resume)
-    summary["stats"] = task.stats
-    return summary
+    task = TranslateTask(config, log, fixed_tokenizers=resumed_json(out_dir, TEXT_FILE, resume))
+    return fit_task(task, config, SCHEMA, out_dir, resume=resume, log=log)
 
 
 # ---------------------------------------------------------------------------- use
