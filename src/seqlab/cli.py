@@ -2,11 +2,12 @@
 
 Quick start (CPU)::
 
-    SEQLAB_DATA=../shared/data seqlab train classify --data imdb --model bag --out runs/imdb-bag
-    seqlab predict runs/imdb-bag "A wonderful, moving film."
+    SEQLAB_DATA=../shared/data seqlab train classify --data imdb --out runs/imdb-bag
+    seqlab predict runs/imdb-bag "A wonderful, moving film." --explain
     seqlab evaluate runs/imdb-bag --data imdb --split test
 
-On a GPU add ``--device cuda --precision bf16``.
+On a GPU add ``--device cuda`` (``--precision auto``, the default, then trains in bf16). Every task registers its
+own commands (``translate``, ``generate``, ``tag``), ``evaluate`` options and report in ``seqlab.tasks``.
 """
 
 from __future__ import annotations
