@@ -84,7 +84,7 @@ def _seqeval(gold, pred):
     return seqeval.precision_score(gold, pred), seqeval.recall_score(gold, pred), seqeval.f1_score(gold, pred), per
 
 
-def _agrees_with_seqeval(gold, pred, scheme):
+def assert_agrees_with_seqeval(gold, pred, scheme):
     mine = span_report(gold, pred, scheme)
     p, r, f, per = _seqeval(gold, pred)
     assert mine["precision"] == pytest.approx(p) and mine["recall"] == pytest.approx(r)
@@ -102,7 +102,7 @@ def test_random_sequences_agree_with_seqeval(scheme):
     prefixes = {"iob1": "BI", "bio": "BI", "bioes": "BIES"}[scheme]
     labels = ["O", *(f"{p}-{t}" for p in prefixes for t in ("PER", "LOC", "ORG"))]
     gold = _random_tags(rng, labels, 300)
-    _agrees_with_seqeval(gold, _corrupt(rng, gold, labels, 0.2), scheme)
+    assert_agrees_with_seqeval(gold, _corrupt(rng, gold, labels, 0.2), scheme)
 
 
 def test_conll2003_dev_counts_and_agreement_with_seqeval(monkeypatch):
@@ -117,4 +117,4 @@ def test_conll2003_dev_counts_and_agreement_with_seqeval(monkeypatch):
     assert perfect["f1"] == 1.0 and perfect["tokens"] == 51_362
     rng = random.Random(4)
     labels = sorted({t for s in dev.tags for t in s})
-    _agrees_with_seqeval(dev.tags, _corrupt(rng, dev.tags, labels, 0.05), "iob1")
+    assert_agrees_with_seqeval(dev.tags, _corrupt(rng, dev.tags, labels, 0.05), "iob1")

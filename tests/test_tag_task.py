@@ -338,7 +338,7 @@ def test_resume_continues_training(corpus, tmp_path):
 
 
 # ---------------------------------------------------------------------------- user errors
-def _fails(argv, capsys, *needles):
+def assert_fails(argv, capsys, *needles):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("seqlab: error:") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
@@ -349,42 +349,42 @@ def _fails(argv, capsys, *needles):
 
 def test_bad_training_data(tmp_path, capsys):
     out = ["--out", str(tmp_path / "m"), "--embeddings", "none", "--no-progress"]
-    _fails(["train", "tag", "--data", str(tmp_path / "missing.conll"), *out], capsys, "no such file")
+    assert_fails(["train", "tag", "--data", str(tmp_path / "missing.conll"), *out], capsys, "no such file")
     ragged = tmp_path / "ragged.conll"
     ragged.write_text("EU NNP I-ORG\nrejects VBZ\n", encoding="utf-8")
-    _fails(["train", "tag", "--data", str(ragged), *out], capsys, "line 2 has 2 columns", str(ragged))
+    assert_fails(["train", "tag", "--data", str(ragged), *out], capsys, "line 2 has 2 columns", str(ragged))
     latin = tmp_path / "latin.conll"
     latin.write_bytes(b"EU I-ORG\n\n" * 3 + "caf\xe9 O\n".encode("latin-1"))
-    _fails(["train", "tag", "--data", str(latin), *out], capsys, "line 7 is not valid UTF-8")
+    assert_fails(["train", "tag", "--data", str(latin), *out], capsys, "line 7 is not valid UTF-8")
     bio = write_conll(tmp_path / "bio.conll", 20, seed=6, scheme="bioes", columns=2)
-    _fails(["train", "tag", "--data", str(bio), "--scheme", "bio", *out], capsys, "line", "is not valid in the bio scheme")
-    _fails(["train", "tag", "--data", str(bio), "--tag-column", "5", *out], capsys, "--tag-column 5 is out of range")
-    _fails(["train", "tag", "--data", str(bio), "--tag-column", "pos", *out], capsys, "names a column of the 4-column")
-    _fails(["train", "tag", "--data", str(bio), "--scheme", "bilou", *out], capsys, "unknown tag scheme 'bilou'")
+    assert_fails(["train", "tag", "--data", str(bio), "--scheme", "bio", *out], capsys, "line", "is not valid in the bio scheme")
+    assert_fails(["train", "tag", "--data", str(bio), "--tag-column", "5", *out], capsys, "--tag-column 5 is out of range")
+    assert_fails(["train", "tag", "--data", str(bio), "--tag-column", "pos", *out], capsys, "names a column of the 4-column")
+    assert_fails(["train", "tag", "--data", str(bio), "--scheme", "bilou", *out], capsys, "unknown tag scheme 'bilou'")
     typo = tmp_path / "typo.conll"
     typo.write_text("EU B-ORG\nrejects O\n\nGerman B-MISC\ncall PER\n", encoding="utf-8")
-    _fails(["train", "tag", "--data", str(typo), *out], capsys, f"{typo}: line 5: tag 'PER' is not an entity tag",
+    assert_fails(["train", "tag", "--data", str(typo), *out], capsys, f"{typo}: line 5: tag 'PER' is not an entity tag",
            "--scheme none")
     empty = tmp_path / "empty.conll"
     empty.write_text("\n\n-DOCSTART- O\n\n", encoding="utf-8")
-    _fails(["train", "tag", "--data", str(empty), *out], capsys, "no tagged sentences")
+    assert_fails(["train", "tag", "--data", str(empty), *out], capsys, "no tagged sentences")
 
 
 def test_bad_tag_command_inputs(ner_model, tmp_path, capsys, monkeypatch):
-    _fails(["tag", str(tmp_path / "nowhere"), "text"], capsys, "model directory not found")
+    assert_fails(["tag", str(tmp_path / "nowhere"), "text"], capsys, "model directory not found")
     clf = tmp_path / "clf"  # a classifier's model directory: refused by its task before any weights are read
     clf.mkdir()
     (clf / "config.json").write_text(json.dumps({"format": "seqlab-model", "format_version": 1, "task": "classify",
                                                  "config": {}}), encoding="utf-8")
     (clf / "model.safetensors").write_bytes(b"")
-    _fails(["tag", str(clf), "EU rejects it"], capsys, "'tag' needs a 'tag' model")
-    _fails(["tag", str(ner_model), "", "  "], capsys, "nothing to tag")
+    assert_fails(["tag", str(clf), "EU rejects it"], capsys, "'tag' needs a 'tag' model")
+    assert_fails(["tag", str(ner_model), "", "  "], capsys, "nothing to tag")
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
-    _fails(["tag", str(ner_model)], capsys, "nothing to tag")
-    _fails(["tag", str(ner_model), "--file", str(tmp_path / "missing.txt")], capsys, "file not found")
+    assert_fails(["tag", str(ner_model)], capsys, "nothing to tag")
+    assert_fails(["tag", str(ner_model), "--file", str(tmp_path / "missing.txt")], capsys, "file not found")
     with pytest.raises(seqlab.SeqlabError, match="list of strings"):
         seqlab.load(ner_model).tag("EU rejects it")
-    _fails(["evaluate", str(ner_model), "--split", "test"], capsys, "has no test split")
+    assert_fails(["evaluate", str(ner_model), "--split", "test"], capsys, "has no test split")
 
 
 # ---------------------------------------------------------------------------- the scorer against seqeval

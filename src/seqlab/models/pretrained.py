@@ -65,6 +65,20 @@ def load_hf_tokenizer(name_or_dir: str):
         raise SeqlabError(f"cannot load the tokenizer of {name_or_dir!r}: {exc}") from None
 
 
+def load_hf_encoder(encoder: str, hf_config_dir: str | None = None) -> Any:  # a transformers PreTrainedModel
+    """The pretrained encoder named ``encoder`` (weights and all), or, from a saved model directory's
+    ``hf_config_dir``, only its architecture (the model's own safetensors then fill the weights)."""
+    tf = _transformers()
+    try:
+        if hf_config_dir is not None:
+            return tf.AutoModel.from_config(tf.AutoConfig.from_pretrained(hf_config_dir))
+        return tf.AutoModel.from_pretrained(resolve_encoder(encoder))
+    except SeqlabError:
+        raise
+    except Exception as exc:
+        raise SeqlabError(f"cannot load the pretrained encoder {encoder!r}: {exc}") from None
+
+
 class PretrainedClassifier(nn.Module):
     input_kind = "hf"
     explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
@@ -77,17 +91,8 @@ class PretrainedClassifier(nn.Module):
                  hf_config_dir: str | None = None) -> None:
         """Load pretrained weights by ``config.encoder``, or (``hf_config_dir``) only the architecture."""
         super().__init__()
-        tf = _transformers()
         self.config = config
-        try:
-            if hf_config_dir is not None:
-                self.encoder = tf.AutoModel.from_config(tf.AutoConfig.from_pretrained(hf_config_dir))
-            else:
-                self.encoder = tf.AutoModel.from_pretrained(resolve_encoder(config.encoder))
-        except SeqlabError:
-            raise
-        except Exception as exc:
-            raise SeqlabError(f"cannot load the pretrained encoder {config.encoder!r}: {exc}") from None
+        self.encoder = load_hf_encoder(config.encoder, hf_config_dir)
         hidden = self.encoder.config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(hidden, num_outputs)

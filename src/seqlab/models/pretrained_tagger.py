@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from seqlab.errors import SeqlabError
 from seqlab.models.base import length_mask
 from seqlab.models.crf import LinearChainCRF
-from seqlab.models.pretrained import _transformers, load_hf_tokenizer, resolve_encoder
+from seqlab.models.pretrained import load_hf_encoder, load_hf_tokenizer
 from seqlab.models.tagger import PAD_TAG, EmissionTagger
 
 
@@ -126,17 +126,8 @@ class PretrainedTagger(EmissionTagger):
                  constraints: tuple[Tensor, Tensor, Tensor] | Any | None = None, hf_config_dir: str | None = None) -> None:
         """Load pretrained weights by ``config.encoder``, or (``hf_config_dir``) only the architecture."""
         super().__init__()
-        tf = _transformers()
         self.config, self.num_tags = config, num_tags
-        try:
-            if hf_config_dir is not None:
-                self.encoder = tf.AutoModel.from_config(tf.AutoConfig.from_pretrained(hf_config_dir))
-            else:
-                self.encoder = tf.AutoModel.from_pretrained(resolve_encoder(config.encoder))
-        except SeqlabError:
-            raise
-        except Exception as exc:
-            raise SeqlabError(f"cannot load the pretrained encoder {config.encoder!r}: {exc}") from None
+        self.encoder = load_hf_encoder(config.encoder, hf_config_dir)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.encoder.config.hidden_size, num_tags)
         allowed = tuple(constraints) if constraints is not None else (None, None, None)

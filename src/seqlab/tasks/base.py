@@ -48,6 +48,17 @@ def register_task(spec: TaskSpec) -> TaskSpec:
     return spec
 
 
+def register_task_with_front_end(name: str, description: str, schema: TaskConfigSchema,
+                                 train: Callable[..., dict[str, Any]], front_end: Any) -> TaskSpec:
+    """Register a task whose predictor module (``front_end``) defines ``load``, ``evaluate``, ``add_commands``,
+    ``add_evaluate_options`` and ``format_report``: the layout of tasks/lm_predictor.py and tasks/tag_predictor.py."""
+    return register_task(TaskSpec(name=name, description=description, schema=schema, train=train,
+                                  load=front_end.load, evaluate=front_end.evaluate,
+                                  add_commands=front_end.add_commands,
+                                  add_evaluate_options=front_end.add_evaluate_options,
+                                  format_report=front_end.format_report))
+
+
 def get_task(name: str) -> TaskSpec:
     import seqlab.tasks  # noqa: F401  (registers the built-in tasks)
 

@@ -31,7 +31,7 @@ from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
 from seqlab.models.lm import LANGUAGE_MODELS
-from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.tasks.base import register_task_with_front_end
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.stream import StreamTokenizer
 from seqlab.train import TrainConfig, parse_minutes, pick_device
@@ -286,11 +286,8 @@ def train(config: LMConfig, out_dir: Path, *, resume: bool = False, log=print) -
 def _register() -> None:
     from seqlab.tasks import lm_predictor
 
-    register_task(TaskSpec(name="lm", description="language models (WikiText-2 or your own text): perplexity, generation",
-                           schema=SCHEMA, train=train, load=lm_predictor.load, evaluate=lm_predictor.evaluate,
-                           add_commands=lm_predictor.add_commands,
-                           add_evaluate_options=lm_predictor.add_evaluate_options,
-                           format_report=lm_predictor.format_report))
+    register_task_with_front_end("lm", "language models (WikiText-2 or your own text): perplexity, generation",
+                                 SCHEMA, train, lm_predictor)
 
 
 _register()

@@ -95,7 +95,7 @@ class LanguageModel:
 
     def stream(self, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None,
-               num_samples: int = 1) -> Iterator[dict[str, Any]]:
+               num_samples: int = 1, warn_unknown: bool = True) -> Iterator[dict[str, Any]]:
         """Yield each generated token as soon as it is chosen: ``{"sample", "id", "token", "text", "prob"}``.
 
         ``text`` is how the token reads in running text (a word with its leading space, a line break for
@@ -107,7 +107,7 @@ class LanguageModel:
         if max_tokens < 1 or num_samples < 1:
             raise SeqlabError("max_tokens and num_samples must be at least 1")
         ids, unknown = self.encode_prompt(prompt)
-        if unknown:
+        if unknown and warn_unknown:  # (the CLI says so itself, in one line)
             warnings.warn(f"prompt words not in the vocabulary, read as <unk>: {', '.join(unknown)}", stacklevel=2)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
@@ -183,7 +183,8 @@ def cmd_generate(args: argparse.Namespace, _extra: dict) -> int:
 
     model = load_model(args.model_dir, device=args.device, expect_task="lm", command="generate")
     options = {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_k": args.top_k,
-               "top_p": args.top_p, "repetition_penalty": args.repetition_penalty, "seed": args.seed}
+               "top_p": args.top_p, "repetition_penalty": args.repetition_penalty, "seed": args.seed,
+               "warn_unknown": False}
     _, unknown = model.encode_prompt(args.prompt)
     if unknown:
         print(f"seqlab: note: not in the vocabulary, read as <unk>: {', '.join(unknown)}", file=sys.stderr)

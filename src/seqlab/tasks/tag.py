@@ -51,7 +51,7 @@ from seqlab.modeldir import save_model_dir
 from seqlab.models.embeddings import FixedVectorsEmbedding
 from seqlab.models.pretrained_tagger import PretrainedTagger, PretrainedTaggerConfig, SubwordFeatures
 from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
-from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.tasks.base import register_task_with_front_end
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
@@ -589,11 +589,8 @@ def train(config: TagConfig, out_dir: Path, *, resume: bool = False, log=print) 
 def _register() -> None:
     from seqlab.tasks import tag_predictor
 
-    register_task(TaskSpec(name="tag", description="sequence tagging (named entities, part of speech, chunks)",
-                           schema=SCHEMA, train=train, load=tag_predictor.load, evaluate=tag_predictor.evaluate,
-                           add_commands=tag_predictor.add_commands,
-                           add_evaluate_options=tag_predictor.add_evaluate_options,
-                           format_report=tag_predictor.format_report))
+    register_task_with_front_end("tag", "sequence tagging (named entities, part of speech, chunks)", SCHEMA, train,
+                                 tag_predictor)
 
 
 _register()
