@@ -97,10 +97,11 @@ def _stateful(model_dir: Path) -> bool:
 
 
 def bench(name: str, args: argparse.Namespace) -> dict:
-    out = Path(args.out) / name
+    out = Path(args.out) / f"lm-{name}"  # not runs/rnn: the classifier benchmark's rnn lives there
     logs = Path(args.out) / "logs"
     seqlab_cmd = [sys.executable, "-m", "seqlab.cli"]
-    train_cmd = [*seqlab_cmd, "train", "lm", "--data", "wikitext-2", *RECIPES[name], "--out", str(out), "--overwrite"]
+    flags = [*RECIPES[name], *(["--threads", str(args.threads)] if args.threads else [])]
+    train_cmd = [*seqlab_cmd, "train", "lm", "--data", "wikitext-2", *flags, "--out", str(out), "--overwrite"]
     code, train_s, train_mem = run_measured(train_cmd, logs / f"lm-{name}-train.log")
     if code != 0:
         return {"model": name, "error": f"training failed, see {logs / f'lm-{name}-train.log'}"}
@@ -112,7 +113,7 @@ def bench(name: str, args: argparse.Namespace) -> dict:
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {"model": name, "flags": " ".join(RECIPES[name]), "test_ppl": report["perplexity"],
+    return {"model": name, "flags": " ".join(flags), "test_ppl": report["perplexity"],
             "test_bits": report["bits_per_token"], "protocol": report["protocol"],
             "valid_ppl": metrics["valid"]["perplexity"], "epochs": history[-1]["epoch"] if history else None,
             "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": eval_s,
@@ -175,6 +176,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--out", default=str(ROOT / "runs"))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for training (default: all cores; 1 when another job has the other core)")
     parser.add_argument("--speed-only", action="store_true", help="re-measure generation speed of trained models")
     parser.add_argument("--cache-speed", action="store_true",
                         help="only measure the default Transformer's cached vs uncached generation, on random weights")
@@ -190,7 +193,7 @@ def main() -> None:
     for name in args.models:
         print(f"== {name}", flush=True)
         if args.speed_only:
-            row = {**previous[name], **speeds(Path(args.out) / name)}
+            row = {**previous[name], **speeds(Path(args.out) / f"lm-{name}")}
         else:
             row = bench(name, args)
         print(json.dumps(row), flush=True)

@@ -1,15 +1,16 @@
-"""Multi30k German -> English on this machine: an attentive RNN and a Transformer under time budgets.
+"""Multi30k German -> English on this machine: an attentive RNN and a Transformer, each from its default command.
 
-Trains each model with ``TrainConfig.max_time`` (the learning-rate decay follows the time
-budget), evaluates ``test_2016_flickr`` with greedy search and beam 5 (sacreBLEU BLEU and chrF
-on detokenised, cased output), and writes the translation section of ``benchmarks/RESULTS.md``
-from the measured numbers (never edit it by hand). Rows of earlier runs are kept, so the two
-models can train side by side, one thread each, on a 2-core machine::
+Each model trains in its own process with ``seqlab train translate --data multi30k --src de --tgt en
+--model NAME`` and nothing else (the defaults are the recipe, time budget included; ``--threads``
+only when asked), then ``test_2016_flickr`` is decoded with greedy search and beam 5 (sacreBLEU
+BLEU and chrF on detokenised, cased output), and the translation section of
+``benchmarks/RESULTS.md`` is written from the measured numbers (never edit it by hand). Rows of
+earlier runs are kept, so the two models can train side by side, one thread each, on a 2-core
+machine::
 
-    SEQLAB_DATA=../shared/data python benchmarks/translate.py --models rnn-additive &   # 45 minutes
-    SEQLAB_DATA=../shared/data python benchmarks/translate.py --models transformer      # 60 minutes
-    SEQLAB_DATA=../shared/data python benchmarks/translate.py --minutes 2 --limit 3000 --results /tmp/r.md  # smoke
-    SEQLAB_DATA=../shared/data python benchmarks/translate.py --device cuda --threads 8
+    SEQLAB_DATA=../shared/data python benchmarks/translate.py --models rnn-additive --threads 1 &  # 45 minutes
+    SEQLAB_DATA=../shared/data python benchmarks/translate.py --models transformer --threads 1     # 60 minutes
+    SEQLAB_DATA=../shared/data python benchmarks/translate.py --max-time 2 --limit 3000 --results /tmp/r.md  # smoke
 """
 
 from __future__ import annotations
@@ -19,57 +20,67 @@ import json
 import os
 import shlex
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, machine_lines  # noqa: E402
+from report import run_measured  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- translate:start", "<!-- translate:end -->"
 TARGETS = {"rnn-additive": (30.0, 45), "transformer": (36.0, 60)}  # (sacreBLEU, minutes) from the issue
 
-# Batches of about 2,500 tokens (~150 pairs) give ~185 updates an epoch; bf16 autocast measured
-# 1.85x (transformer) and 2.1x (rnn) faster per step than fp32 on one AVX-512 BF16 core.
-MODELS = {
-    # Bahdanau-style GRU with additive attention, input feeding, full teacher forcing
-    "rnn-additive": {"model": "rnn", "attention": "additive", "emb_size": 256, "hidden_size": 512,
-                     "dropout": 0.3, "lr": 1e-3, "schedule": "cosine", "warmup": 0.03, "max_tokens": 2500},
-    # small pre-LN Transformer (3+3 layers, d 256, 4 heads, ff 1024), one shared embedding table
-    "transformer": {"model": "transformer", "d_model": 256, "heads": 4, "encoder_layers": 3, "decoder_layers": 3,
-                    "ff_size": 1024, "dropout": 0.1, "share_embeddings": True, "lr": 7e-4, "schedule": "cosine",
-                    "warmup": 0.05, "max_tokens": 2500},
+# name -> flags after ``seqlab train translate --data multi30k --src de --tgt en``: the model's RECIPE
+# (models/seq2seq.py, models/transformer_seq2seq.py) is the rest
+MODELS: dict[str, list[str]] = {
+    "rnn-additive": ["--model", "rnn"],  # Bahdanau-style GRU with additive attention (the rnn defaults)
+    "transformer": ["--model", "transformer"],  # pre-LN 3+3 layers, d 256, one shared embedding table
 }
+BASE = ["train", "translate", "--data", "multi30k", "--src", "de", "--tgt", "en"]
 
 
-def run_one(name: str, settings: dict, minutes: float, args: argparse.Namespace) -> dict:
+def run_one(name: str, args: argparse.Namespace) -> dict:
     import seqlab
     from seqlab.tasks.base import get_task
 
     out = Path(args.runs) / name
-    started = time.monotonic()
-    summary = seqlab.train("translate", out, overwrite=True, data="multi30k", src="de", tgt="en",
-                           max_time=minutes, epochs=args.epochs, limit=args.limit, precision=args.precision,
-                           device=args.device, progress=False, vocab_size=args.vocab_size, threads=args.threads,
-                           **settings)
-    wall = time.monotonic() - started
-    model = seqlab.load(out, device="cpu" if args.device == "auto" else args.device)
+    extra = [*(["--threads", str(args.threads)] if args.threads else []),
+             *(["--max-time", str(args.max_time)] if args.max_time else []),
+             *(["--limit", str(args.limit)] if args.limit else [])]
+    flags = [*MODELS[name], *extra]
+    log = Path(args.runs) / "logs" / f"{name}-train.log"
+    code, wall, peak = run_measured([sys.executable, "-m", "seqlab.cli", *BASE, *flags, "--out", str(out),
+                                     "--overwrite"], log)
+    if code != 0:
+        raise SystemExit(f"training {name} failed (exit {code}); see {log}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())["config"]
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    model = seqlab.load(out, device="cpu")
     spec = get_task("translate")
-    row = {"model": name, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "budget_minutes": minutes,
-           "threads": args.threads, "precision": summary["precision"], "precision_asked": args.precision,
-           "machine": describe(), "limit": args.limit, "vocab_size": args.vocab_size,
+    row = {"model": name, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+           "budget_minutes": config["train"]["max_time"], "threads": args.threads,
+           "precision": metrics.get("precision"), "machine": describe(), "limit": args.limit,
            "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
-           "recipe": " ".join(f"--{k.replace('_', '-')} {v}" for k, v in settings.items()),
-           "train_minutes": summary["train_seconds"] / 60, "wall_minutes": wall / 60,
-           "epochs": summary["epochs_run"], "steps": summary["steps"], "valid_bleu": summary["best"],
-           "params": sum(p.numel() for p in model.model.parameters())}
+           "flags": " ".join(flags), "train_minutes": sum(h.get("epoch_seconds", 0.0) for h in history) / 60,
+           "wall_minutes": wall / 60, "peak_mib": peak, "epochs": metrics.get("epoch"), "steps": metrics.get("step"),
+           "valid_bleu": metrics["valid"]["bleu"], "params": sum(p.numel() for p in model.model.parameters())}
     for beam in (1, 5):
         report = spec.evaluate(model, data="multi30k", split="test_2016_flickr",
                                options={"beam": beam, "batch_size": 64}, log=lambda *_: None)
         row[f"beam{beam}"] = {k: report[k] for k in ("bleu", "chrf", "sentences_per_s", "perplexity", "signature")}
     print(json.dumps(row), flush=True)
     return row
+
+
+def command_of(row: dict) -> str:
+    """The training command a row ran (rows from before the defaults were the recipes carry their settings)."""
+    if "flags" in row:
+        return f"seqlab train translate --data multi30k --src de --tgt en {row['flags']}"
+    return (f"seqlab train translate --data multi30k --src de --tgt en {row['recipe']} --vocab-size "
+            f"{row['vocab_size']} --precision {row.get('precision_asked', row['precision'])} "
+            f"--max-time {row['budget_minutes']:g}")
 
 
 def write_results(rows: list[dict], path: Path) -> None:
@@ -104,10 +115,7 @@ def write_results(rows: list[dict], path: Path) -> None:
                      f"| {g['sentences_per_s']:.1f} | {b['sentences_per_s']:.1f} | {r['threads'] or 'all'} "
                      f"| {r['precision']} | {verdict} | {machines[r.get('machine', 'not recorded')]} | {r['date']} |")
     lines += ["", "Decoding speed: batches of 64 sentences, after one warm-up call. Recipes and commands:", ""]
-    lines += [f"- `{r['model']}`: `seqlab train translate --data multi30k --src de --tgt en {r['recipe']} "
-              f"--vocab-size {r['vocab_size']} --precision {r.get('precision_asked', r['precision'])} "
-              f"--max-time {r['budget_minutes']:g}`"
-              f" (run as `{r['command']}`)" for r in rows]
+    lines += [f"- `{r['model']}`: `{command_of(r)}` (run as `{r['command']}`)" for r in rows]
     lines.append(END)
     section = "\n".join(lines)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
@@ -123,23 +131,16 @@ def write_results(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rnn-minutes", type=float, default=45.0)
-    p.add_argument("--transformer-minutes", type=float, default=60.0)
-    p.add_argument("--minutes", type=float, default=None, help="one budget for both models (overrides the two)")
+    p.add_argument("--max-time", default=None, help="override the recipe's time budget (smoke runs only)")
     p.add_argument("--limit", type=int, default=None, help="train on at most this many pairs (smoke runs)")
-    p.add_argument("--epochs", type=int, default=100, help="upper bound; the time budget usually stops first")
-    p.add_argument("--vocab-size", type=int, default=8000)
-    p.add_argument("--precision", default="bf16", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--threads", type=int, default=1, help="torch threads per training (1: two models side by side)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per training (1: two models side by side)")
     p.add_argument("--models", default="rnn-additive,transformer")
     p.add_argument("--runs", default=str(HERE / "runs" / "translate"), help="where the model directories go")
     p.add_argument("--results", default=str(HERE / "RESULTS.md"))
     args = p.parse_args(argv)
     rows_path = Path(args.results).with_name("translate-rows.json")  # measured rows, kept so models can run apart
     for name in args.models.split(","):
-        minutes = args.minutes or (args.rnn_minutes if name.startswith("rnn") else args.transformer_minutes)
-        row = run_one(name, dict(MODELS[name]), minutes, args)
+        row = run_one(name, args)
         rows = json.loads(rows_path.read_text()) if rows_path.exists() else {}
         rows[name] = row
         rows_path.parent.mkdir(parents=True, exist_ok=True)

@@ -115,14 +115,40 @@ def test_generation_past_the_context_keeps_going():
     assert len(steps) == 20
 
 
-def test_adaptive_softmax_is_a_distribution_and_trains():
+@pytest.mark.parametrize("tied", [True, False])
+def test_adaptive_softmax_is_a_distribution_and_trains(tied):
     torch.manual_seed(0)
-    model = RNNLM(RNNLMConfig(emb_size=8, hidden_size=8, softmax="adaptive", cutoffs="4,8"), 20)
+    model = RNNLM(RNNLMConfig(emb_size=8, hidden_size=8, softmax="adaptive", cutoffs="4,8", tie_weights=tied), 20)
     hidden = torch.randn(5, 8)
-    assert model.output.log_probs(hidden).exp().sum(-1).tolist() == pytest.approx([1.0] * 5, rel=1e-5)
-    nll = model.output.nll(hidden, torch.tensor([0, 3, 5, 9, 19]))
+    targets = torch.tensor([0, 3, 5, 9, 19])  # head, head, cluster 0, cluster 1, cluster 1
+    log_probs = model.output.log_probs(hidden)
+    assert log_probs.exp().sum(-1).tolist() == pytest.approx([1.0] * 5, rel=1e-5)
+    nll = model.output.nll(hidden, targets)
+    # the training loss (each cluster scoring only its own targets) is the full distribution's
+    assert nll.tolist() == pytest.approx((-log_probs.gather(1, targets[:, None]).squeeze(1)).tolist(), rel=1e-5)
     nll.mean().backward()
     assert nll.shape == (5,) and all(p.grad is not None for p in model.output.parameters())
+
+
+def test_tied_adaptive_softmax_scores_words_with_their_embeddings():
+    torch.manual_seed(0)
+    model = RNNLM(RNNLMConfig(emb_size=6, hidden_size=6, softmax="adaptive", cutoffs="4,8"), 12)
+    out = model.output.adaptive
+    assert out.weight is model.embedding.weight and not model.embedding.sparse
+    h = torch.randn(1, 6)
+    emb = model.embedding.weight
+    # head word 2: log_softmax over [h . e_0..e_3 + b, cluster logits] at position 2, by hand
+    head = torch.cat([h @ emb[:4].t() + out.head_bias, out.cluster_logits(h)], dim=-1)
+    assert model.output.nll(h, torch.tensor([2])).item() == pytest.approx(-torch.log_softmax(head, -1)[0, 2].item(),
+                                                                        rel=1e-5)
+    # word 9 of cluster 1 (ids 8..11): the projection starts as the identity, so the score is h . e_9 + b
+    within = torch.log_softmax(h @ emb[8:].t() + out.tail_biases[1], -1)[0, 1]
+    expected = -(torch.log_softmax(head, -1)[0, 5] + within).item()
+    assert model.output.nll(h, torch.tensor([9])).item() == pytest.approx(expected, rel=1e-5)
+    # the embedding learns from the output layer: rows of the head and of the target's cluster get gradients
+    model.output.nll(h, torch.tensor([9])).sum().backward()
+    grad_rows = emb.grad.abs().sum(-1) > 0
+    assert grad_rows[:4].all() and grad_rows[8:].all() and not grad_rows[4:8].any()
 
 
 # ---------------------------------------------------------------------------- sampling

@@ -187,6 +187,16 @@ def test_cli_translate_json_nbest_and_attention(tf_dir, rnn_dir, tmp_path, capsy
     assert "--layer 5" in capsys.readouterr().err
 
 
+def test_tf_schedule_is_refused_for_the_transformer(env, corpus, tmp_path, capsys):
+    # the Transformer trains on the gold previous words: a teacher-forcing schedule would do nothing
+    args = ["train", "translate", "--data", str(corpus), "--src", "de", "--tgt", "en", "--model", "transformer",
+            "--tf-schedule", "constant", "--out", str(tmp_path / "m")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--tf-schedule applies to the rnn translator" in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_user_errors_exit_2(tf_dir, tmp_path, capsys):
     fake = tmp_path / "clf"
     fake.mkdir()

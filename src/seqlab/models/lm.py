@@ -43,26 +43,94 @@ def _parse_cutoffs(text: str, vocab_size: int) -> list[int]:
     return [c for c in cuts if c < vocab_size - 1]
 
 
+class TiedAdaptiveSoftmax(nn.Module):
+    """Adaptive softmax whose word vectors are the input embedding's rows (tied; Baevski & Auli 2019).
+
+    Words are ranked by frequency. The head scores the ``cutoffs[0]`` most frequent words as
+    ``h . e_w + b_w`` plus one logit per cluster of rarer words; a word in cluster ``i`` gets
+    ``log p(cluster i) + log p(w | cluster i)``, the latter scored as ``(P_i h) . e_w + b_w`` with
+    a square projection ``P_i`` (identity at the start). Every output vector is the word's own
+    embedding, as in a tied full softmax (Press & Wolf 2017), while a token pays for its cluster
+    only when it is the target (training) and the head costs ``cutoffs[0]`` dot products instead
+    of the whole vocabulary. The loop is over clusters (two by default), never over examples.
+    """
+
+    def __init__(self, embedding: nn.Embedding, cutoffs: list[int]) -> None:
+        super().__init__()
+        vocab_size, size = embedding.weight.shape
+        self._tied = [embedding]  # a plain list: the parent owns (and saves) the embedding
+        self.bounds = [*cutoffs, vocab_size]  # cluster i holds ids [bounds[i], bounds[i + 1])
+        self.head_bias = nn.Parameter(torch.zeros(cutoffs[0]))
+        self.cluster_logits = nn.Linear(size, len(cutoffs))
+        self.projections = nn.ModuleList(nn.Linear(size, size, bias=False) for _ in cutoffs)
+        for proj in self.projections:
+            nn.init.eye_(proj.weight)
+        self.tail_biases = nn.ParameterList(nn.Parameter(torch.zeros(self.bounds[i + 1] - self.bounds[i]))
+                                            for i in range(len(cutoffs)))
+
+    @property
+    def weight(self) -> Tensor:
+        return self._tied[0].weight  # (V, D)
+
+    def _head_log_probs(self, hidden: Tensor) -> Tensor:
+        """hidden (N, D) -> (N, cutoffs[0] + clusters) log-probabilities of the head's words and clusters."""
+        words = hidden @ self.weight[: self.bounds[0]].t() + self.head_bias
+        return torch.log_softmax(torch.cat([words, self.cluster_logits(hidden)], dim=-1), dim=-1)
+
+    def _cluster_log_probs(self, hidden: Tensor, i: int) -> Tensor:
+        """hidden (M, D) -> (M, size of cluster i) log p(word | cluster i)."""
+        lo, hi = self.bounds[i], self.bounds[i + 1]
+        logits = self.projections[i](hidden) @ self.weight[lo:hi].t() + self.tail_biases[i]
+        return torch.log_softmax(logits, dim=-1)
+
+    def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """hidden (N, D), targets (N,) -> (N,) negative log-likelihoods; each cluster scores only its own targets."""
+        head = self._head_log_probs(hidden)
+        boundaries = torch.tensor(self.bounds[:-1], device=targets.device)
+        bucket = torch.bucketize(targets, boundaries, right=True)  # 0: head, i + 1: cluster i
+        head_index = torch.where(bucket == 0, targets, self.bounds[0] + bucket - 1)
+        log_p = head.gather(1, head_index[:, None]).squeeze(1)
+        for i in range(len(self.projections)):
+            rows = (bucket == i + 1).nonzero().squeeze(1)
+            if rows.numel():
+                within = self._cluster_log_probs(hidden[rows], i)
+                log_p = log_p.index_add(0, rows, within.gather(1, (targets[rows] - self.bounds[i])[:, None]).squeeze(1))
+        return -log_p
+
+    def log_prob(self, hidden: Tensor) -> Tensor:
+        """hidden (N, D) -> (N, V) log-probabilities over the whole vocabulary."""
+        head = self._head_log_probs(hidden)
+        first = self.bounds[0]
+        parts = [head[:, :first]]
+        for i in range(len(self.projections)):
+            parts.append(head[:, first + i: first + i + 1] + self._cluster_log_probs(hidden, i))
+        return torch.cat(parts, dim=-1)
+
+
 class OutputLayer(nn.Module):
     """Hidden states -> next-token log-probabilities.
 
-    ``full``: one linear layer and a softmax over the vocabulary, optionally tied to the input
-    embedding (Press & Wolf 2017). ``adaptive``: ``nn.AdaptiveLogSoftmaxWithLoss`` (Grave et al.
-    2017): frequent words in a small head, rare ones in clusters of reduced width, so most
-    tokens never pay for the full vocabulary. It needs ids ranked by frequency, which seqlab's
-    vocabularies are. Tying does not apply to it.
+    ``full``: one linear layer and a softmax over the vocabulary. ``adaptive`` (Grave et al.
+    2017): frequent words in a small head, rare ones in clusters, so most tokens never pay for
+    the full vocabulary; it needs ids ranked by frequency, which seqlab's vocabularies are.
+    Either is tied to the input embedding when given one (Press & Wolf 2017): the tied adaptive
+    softmax is :class:`TiedAdaptiveSoftmax`, the untied one ``nn.AdaptiveLogSoftmaxWithLoss``
+    with clusters of reduced width.
     """
 
     def __init__(self, size: int, vocab_size: int, kind: str, tied: nn.Embedding | None, cutoffs: str,
                  div_value: float = 4.0) -> None:
         super().__init__()
         self.kind = kind
-        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | None = None
+        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | TiedAdaptiveSoftmax | None = None
         self.linear: nn.Linear | None = None
         cuts = _parse_cutoffs(cutoffs, vocab_size) if kind == "adaptive" else []
-        if kind == "adaptive" and cuts:
+        if kind == "adaptive" and cuts and tied is not None:
+            self.adaptive = TiedAdaptiveSoftmax(tied, cuts)
+        elif kind == "adaptive" and cuts:
             # each cluster's width is size / div_value^i; small models keep every cluster at least 1 wide
-            div_value = min(div_value, max(1.0, size ** (1.0 / len(cuts))))
+            # (0.999: size / root^n in floating point can land just under 1, a zero-width cluster)
+            div_value = min(div_value, max(1.0, 0.999 * size ** (1.0 / len(cuts))))
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(size, vocab_size, cuts, div_value=div_value)
         else:
             self.linear = nn.Linear(size, vocab_size)
@@ -71,6 +139,9 @@ class OutputLayer(nn.Module):
 
     def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
         """hidden (N, D), targets (N,) -> (N,) negative log-likelihoods, in fp32."""
+        if isinstance(self.adaptive, TiedAdaptiveSoftmax):
+            with torch.autocast(hidden.device.type, enabled=False):
+                return self.adaptive.nll(hidden.float(), targets)
         if self.adaptive is not None:
             with torch.autocast(hidden.device.type, enabled=False):
                 out = self.adaptive(hidden.float(), targets)
@@ -96,7 +167,7 @@ class RNNLMConfig:
     hidden_size: int = field(default=400, metadata={"help": "rnn: units per layer"})
     layers: int = field(default=2, metadata={"help": "stacked layers"})
     tie_weights: bool = field(default=True, metadata={
-        "help": "share the input embedding with the output layer (Press & Wolf 2017; full softmax only)"})
+        "help": "share the input embedding with the output layer (Press & Wolf 2017; full or adaptive softmax)"})
     dropout: float = field(default=0.3, metadata={"help": "dropout on the last layer's output"})
     # off by default: it makes the embedding gradient dense (measured: 2,285 vs 3,990 tokens/s with a sparse table)
     emb_dropout: float = field(default=0.0, metadata={
@@ -144,7 +215,7 @@ class RNNLM(nn.Module):
         super().__init__()
         c = self.config = config
         self.vocab_size = vocab_size
-        tie = c.tie_weights and c.softmax == "full"
+        tie = c.tie_weights
         # untied and without embedding dropout, only the rows of a batch's words get gradients: a sparse table
         # (SparseAdam in the trainer) skips the dense 33k x 400 gradient and update of every step
         self.embedding = nn.Embedding(vocab_size, c.emb_size, sparse=not tie and c.emb_dropout == 0)
@@ -207,7 +278,7 @@ class TransformerLMConfig:
     positions: str = field(default="learned", metadata={
         "help": "transformer: learned | sinusoidal position encodings", "choices": ["learned", "sinusoidal"]})
     tie_weights: bool = field(default=True, metadata={
-        "help": "share the input embedding with the output layer (Press & Wolf 2017; full softmax only)"})
+        "help": "share the input embedding with the output layer (Press & Wolf 2017; full or adaptive softmax)"})
     softmax: str = field(default="adaptive", metadata={
         "help": "output layer: full | adaptive (Grave et al. 2017; faster for large vocabularies)",
         "choices": SOFTMAX_CHOICES})
@@ -273,7 +344,7 @@ class TransformerLM(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(CausalBlock(c.d_model, c.heads, c.ff_size, c.dropout) for _ in range(c.layers))
         self.norm = nn.LayerNorm(c.d_model)
-        tie = c.tie_weights and c.softmax == "full"
+        tie = c.tie_weights
         self.output = OutputLayer(c.d_model, vocab_size, c.softmax, self.embedding if tie else None, c.cutoffs)
 
     def _positions(self, start: int, length: int, device: torch.device) -> Tensor:

@@ -243,6 +243,9 @@ class TranslateTask:
         self.config, self.log = config, log
         config.text.validate()
         config.objective.validate()
+        if config.model_name != "rnn" and config.objective.tf_schedule != ObjectiveConfig.tf_schedule:
+            raise SeqlabError(f"--tf-schedule applies to the rnn translator's scheduled teacher forcing; the "
+                              f"{config.model_name} always trains on the gold previous words: leave it out")
         started = time.monotonic()
         train, valid = load_train_valid(config.data)
         self.toks, encoded = encode_splits({"train": train, "valid": valid}, config.text, fixed_tokenizers)
