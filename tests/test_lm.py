@@ -132,23 +132,36 @@ def test_adaptive_softmax_is_a_distribution_and_trains(tied):
 
 def test_tied_adaptive_softmax_scores_words_with_their_embeddings():
     torch.manual_seed(0)
-    model = RNNLM(RNNLMConfig(emb_size=6, hidden_size=6, softmax="adaptive", cutoffs="4,8"), 12)
+    model = RNNLM(RNNLMConfig(emb_size=8, hidden_size=8, softmax="adaptive", cutoffs="4,8"), 12)
     out = model.output.adaptive
     assert out.weight is model.embedding.weight and not model.embedding.sparse
-    h = torch.randn(1, 6)
+    h = torch.randn(1, 8)
     emb = model.embedding.weight
     # head word 2: log_softmax over [h . e_0..e_3 + b, cluster logits] at position 2, by hand
-    head = torch.cat([h @ emb[:4].t() + out.head_bias, out.cluster_logits(h)], dim=-1)
-    assert model.output.nll(h, torch.tensor([2])).item() == pytest.approx(-torch.log_softmax(head, -1)[0, 2].item(),
-                                                                        rel=1e-5)
-    # word 9 of cluster 1 (ids 8..11): the projection starts as the identity, so the score is h . e_9 + b
-    within = torch.log_softmax(h @ emb[8:].t() + out.tail_biases[1], -1)[0, 1]
-    expected = -(torch.log_softmax(head, -1)[0, 5] + within).item()
+    head = torch.log_softmax(torch.cat([h @ emb[:4].t() + out.head_bias, out.cluster_logits(h)], dim=-1), -1)
+    assert model.output.nll(h, torch.tensor([2])).item() == pytest.approx(-head[0, 2].item(), rel=1e-5)
+    # word 9 of cluster 1 (ids 8..11): (A_1 h) . (B_1 e_9) + b, in the cluster's narrower space
+    a1, b1 = out.hidden_projections[1].weight, out.embedding_projections[1].weight
+    within = torch.log_softmax((h @ a1.t()) @ (emb[8:] @ b1.t()).t() + out.tail_biases[1], -1)[0, 1]
+    expected = -(head[0, 5] + within).item()
     assert model.output.nll(h, torch.tensor([9])).item() == pytest.approx(expected, rel=1e-5)
     # the embedding learns from the output layer: rows of the head and of the target's cluster get gradients
     model.output.nll(h, torch.tensor([9])).sum().backward()
     grad_rows = emb.grad.abs().sum(-1) > 0
     assert grad_rows[:4].all() and grad_rows[8:].all() and not grad_rows[4:8].any()
+
+
+def test_tied_adaptive_softmax_keeps_cluster_vectors_only_while_the_weights_stay():
+    torch.manual_seed(0)
+    model = RNNLM(RNNLMConfig(emb_size=8, hidden_size=8, softmax="adaptive", cutoffs="4,8"), 12)
+    h = torch.randn(3, 8)
+    with torch.no_grad():
+        first = model.output.log_probs(h)
+        assert torch.equal(model.output.log_probs(h), first)  # kept: the same vectors
+        model.embedding.weight.add_(0.5)  # an optimizer step or a loaded checkpoint changes the table
+        after = model.output.log_probs(h)
+    assert not torch.allclose(after, first)
+    assert torch.allclose(after, model.output.log_probs(h), atol=1e-6)  # = computed afresh with gradients on
 
 
 # ---------------------------------------------------------------------------- sampling

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqlab.train import Horizon, TrainConfig, Trainer, make_schedule
+from seqlab.train import Horizon, TrainableTask, TrainConfig, Trainer, make_schedule
 
 train_module = importlib.import_module("seqlab.train")  # the module (seqlab.train is also the API function)
 
@@ -25,7 +25,7 @@ class FakeClock:
         return self.now
 
 
-class TinyTask:
+class TinyTask(TrainableTask):
     """Fit y = 2x with one weight; each step costs ``seconds_per_step`` on the fake clock."""
 
     default_metric = "loss"

@@ -82,7 +82,7 @@ class TrainConfig:
 
 
 class TrainableTask(Protocol):
-    """What a task gives the trainer."""
+    """What a task gives the trainer. Tasks subclass it, so the optional hooks have their defaults here."""
 
     model: nn.Module
     default_metric: str
@@ -99,6 +99,10 @@ class TrainableTask(Protocol):
 
     def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
         """Write the model directory (atomically) with the current weights."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each epoch (e.g. a scheduled-sampling ratio that follows it); nothing by default."""
+        return None
 
 
 def pick_device(name: str) -> torch.device:
@@ -389,8 +393,7 @@ class Trainer:
 
         try:
             for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
-                if hasattr(task, "on_epoch_start"):  # e.g. a scheduled-sampling ratio that follows the epoch
-                    task.on_epoch_start(epoch)
+                task.on_epoch_start(epoch)
                 model.train()
                 batches = task.train_batches(torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
                 # a run stopped mid-epoch (time budget, early stopping) resumes after the batches it did

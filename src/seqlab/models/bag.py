@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from seqlab.errors import SeqlabError
-from seqlab.models.base import ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
 from seqlab.text.ngrams import ragged_distinct, ragged_hashed_ngrams
 from seqlab.text.ragged import split_ragged
 
@@ -91,7 +91,7 @@ class BagFeatures:
         return out
 
 
-class BagClassifier(nn.Module):
+class BagClassifier(ClassifierModel):
     encode_bound = True  # reading the text costs more than the model: prediction encodes in worker processes
     explanation = "linear"  # its logits are sums over features: explained exactly (tasks/classify_explain.py)
 

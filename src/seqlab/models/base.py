@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
 
 @dataclass
@@ -16,3 +19,23 @@ class ClassifierOutput:
 def length_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
     """``(B, T)`` bool mask, True at real tokens."""
     return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class ClassifierModel(nn.Module):
+    """What the classify task may ask of any classifier, declared once with the common answers.
+
+    A model overrides what applies to it: the bag its ``featurizer`` (hashed n-grams instead of
+    word ids), ``encode_bound`` (reading text costs more than the model, so prediction encodes in
+    worker processes), ``explanation = "linear"`` and :meth:`fit_statistics` (its NB ratios).
+    """
+
+    explanation = "gradient"  # "linear": logits are sums over features; "gradient": integrated gradients
+    encode_bound = False
+    featurizer: Any = None  # word ids -> model inputs; None: the ids themselves
+
+    def input_embedding(self) -> nn.Module:
+        """The module whose output is each token's input vector (explanations attribute scores to it)."""
+        raise NotImplementedError
+
+    def fit_statistics(self, docs: list[np.ndarray], targets: torch.Tensor) -> None:
+        """Statistics of the training data a model needs before training; most need none."""

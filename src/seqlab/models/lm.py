@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -48,29 +48,47 @@ class TiedAdaptiveSoftmax(nn.Module):
 
     Words are ranked by frequency. The head scores the ``cutoffs[0]`` most frequent words as
     ``h . e_w + b_w`` plus one logit per cluster of rarer words; a word in cluster ``i`` gets
-    ``log p(cluster i) + log p(w | cluster i)``, the latter scored as ``(P_i h) . e_w + b_w`` with
-    a square projection ``P_i`` (identity at the start). Every output vector is the word's own
-    embedding, as in a tied full softmax (Press & Wolf 2017), while a token pays for its cluster
-    only when it is the target (training) and the head costs ``cutoffs[0]`` dot products instead
-    of the whole vocabulary. The loop is over clusters (two by default), never over examples.
+    ``log p(cluster i) + log p(w | cluster i)``, the latter scored in a narrower space of width
+    ``D / div_value^(i+1)``: ``(A_i h) . (B_i e_w) + b_w``. Every output vector is thus made from
+    the word's own embedding, as in a tied full softmax (Press & Wolf 2017), while a token pays
+    for its cluster only when it is the target (training), and the narrow clusters keep scoring
+    the whole vocabulary cheap when generating (full-width clusters read the whole embedding
+    table for every generated token: measured 7.7 vs 0.6 ms a step for 33k words of width 256).
+    The loop is over clusters (two by default), never over examples.
     """
 
-    def __init__(self, embedding: nn.Embedding, cutoffs: list[int]) -> None:
+    def __init__(self, embedding: nn.Embedding, cutoffs: list[int], div_value: float = 4.0) -> None:
         super().__init__()
         vocab_size, size = embedding.weight.shape
         self._tied = [embedding]  # a plain list: the parent owns (and saves) the embedding
         self.bounds = [*cutoffs, vocab_size]  # cluster i holds ids [bounds[i], bounds[i + 1])
+        widths = [max(1, int(size // div_value ** (i + 1))) for i in range(len(cutoffs))]
         self.head_bias = nn.Parameter(torch.zeros(cutoffs[0]))
         self.cluster_logits = nn.Linear(size, len(cutoffs))
-        self.projections = nn.ModuleList(nn.Linear(size, size, bias=False) for _ in cutoffs)
-        for proj in self.projections:
-            nn.init.eye_(proj.weight)
+        self.hidden_projections = nn.ModuleList(nn.Linear(size, w, bias=False) for w in widths)
+        self.embedding_projections = nn.ModuleList(nn.Linear(size, w, bias=False) for w in widths)
         self.tail_biases = nn.ParameterList(nn.Parameter(torch.zeros(self.bounds[i + 1] - self.bounds[i]))
                                             for i in range(len(cutoffs)))
+        self._frozen: dict[int, tuple[tuple, Tensor]] = {}  # cluster -> (weight versions, projected embeddings)
 
     @property
     def weight(self) -> Tensor:
         return self._tied[0].weight  # (V, D)
+
+    def _cluster_vectors(self, i: int) -> Tensor:
+        """The output vectors (size of cluster i, width i) of cluster i's words: their projected embeddings.
+
+        Without gradients (generation, scoring) they are computed once and kept until a weight changes."""
+        lo, hi = self.bounds[i], self.bounds[i + 1]
+        project = cast(nn.Linear, self.embedding_projections[i])
+        proj = project.weight
+        if torch.is_grad_enabled():
+            return project(self.weight[lo:hi])
+        key = (self.weight._version, proj._version, self.weight.data_ptr(), proj.data_ptr(), proj.dtype)
+        kept = self._frozen.get(i)
+        if kept is None or kept[0] != key:
+            kept = self._frozen[i] = (key, project(self.weight[lo:hi]))
+        return kept[1]
 
     def _head_log_probs(self, hidden: Tensor) -> Tensor:
         """hidden (N, D) -> (N, cutoffs[0] + clusters) log-probabilities of the head's words and clusters."""
@@ -79,8 +97,7 @@ class TiedAdaptiveSoftmax(nn.Module):
 
     def _cluster_log_probs(self, hidden: Tensor, i: int) -> Tensor:
         """hidden (M, D) -> (M, size of cluster i) log p(word | cluster i)."""
-        lo, hi = self.bounds[i], self.bounds[i + 1]
-        logits = self.projections[i](hidden) @ self.weight[lo:hi].t() + self.tail_biases[i]
+        logits = self.hidden_projections[i](hidden) @ self._cluster_vectors(i).t() + self.tail_biases[i]
         return torch.log_softmax(logits, dim=-1)
 
     def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
@@ -90,7 +107,7 @@ class TiedAdaptiveSoftmax(nn.Module):
         bucket = torch.bucketize(targets, boundaries, right=True)  # 0: head, i + 1: cluster i
         head_index = torch.where(bucket == 0, targets, self.bounds[0] + bucket - 1)
         log_p = head.gather(1, head_index[:, None]).squeeze(1)
-        for i in range(len(self.projections)):
+        for i in range(len(self.tail_biases)):
             rows = (bucket == i + 1).nonzero().squeeze(1)
             if rows.numel():
                 within = self._cluster_log_probs(hidden[rows], i)
@@ -102,7 +119,7 @@ class TiedAdaptiveSoftmax(nn.Module):
         head = self._head_log_probs(hidden)
         first = self.bounds[0]
         parts = [head[:, :first]]
-        for i in range(len(self.projections)):
+        for i in range(len(self.tail_biases)):
             parts.append(head[:, first + i: first + i + 1] + self._cluster_log_probs(hidden, i))
         return torch.cat(parts, dim=-1)
 
@@ -125,12 +142,13 @@ class OutputLayer(nn.Module):
         self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | TiedAdaptiveSoftmax | None = None
         self.linear: nn.Linear | None = None
         cuts = _parse_cutoffs(cutoffs, vocab_size) if kind == "adaptive" else []
-        if kind == "adaptive" and cuts and tied is not None:
-            self.adaptive = TiedAdaptiveSoftmax(tied, cuts)
-        elif kind == "adaptive" and cuts:
+        if kind == "adaptive" and cuts:
             # each cluster's width is size / div_value^i; small models keep every cluster at least 1 wide
             # (0.999: size / root^n in floating point can land just under 1, a zero-width cluster)
             div_value = min(div_value, max(1.0, 0.999 * size ** (1.0 / len(cuts))))
+        if kind == "adaptive" and cuts and tied is not None:
+            self.adaptive = TiedAdaptiveSoftmax(tied, cuts, div_value)
+        elif kind == "adaptive" and cuts:
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(size, vocab_size, cuts, div_value=div_value)
         else:
             self.linear = nn.Linear(size, vocab_size)

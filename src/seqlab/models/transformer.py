@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.base import ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
 from seqlab.models.positions import sinusoidal_positions
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md).
@@ -37,7 +37,7 @@ class TransformerConfig:
         "help": "how to summarise the outputs: mean | cls | attention", "choices": ["mean", "cls", "attention"]})
 
 
-class TransformerClassifier(nn.Module):
+class TransformerClassifier(ClassifierModel):
     input_kind = "tokens"
     explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
 

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -29,13 +29,14 @@ from seqlab.errors import SeqlabError
 from seqlab.metrics import classification_report
 from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
 from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
+from seqlab.models.base import ClassifierModel
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.tasks import classify_commands
 from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.tasks.common import fit_task
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
-from seqlab.train import TrainConfig, autocast_context, effective_precision, intra_op_threads, pick_device
+from seqlab.train import TrainableTask, TrainConfig, autocast_context, effective_precision, intra_op_threads, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -162,7 +163,7 @@ def _as_is(item):
 
 # ---------------------------------------------------------------------------- model building
 def build_model(config: ClassifyConfig, vocab_size: int, num_outputs: int, pad_id: int,
-                hf_config_dir: str | None = None) -> torch.nn.Module:
+                hf_config_dir: str | None = None) -> ClassifierModel:
     model_cls = CLASSIFIERS[config.model_name][1]
     if config.model_name == "pretrained":
         return model_cls(config.model, vocab_size, num_outputs, pad_id, hf_config_dir=hf_config_dir)
@@ -216,7 +217,7 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------- training task
-class ClassifyTask:
+class ClassifyTask(TrainableTask):
     default_metric = "accuracy"
     metric_modes = {"accuracy": "max", "macro_f1": "max", "loss": "min"}
 
@@ -244,13 +245,12 @@ class ClassifyTask:
         self.pad_id = pad_id
         _prepare_vectors(config, log)
         torch.manual_seed(config.train.seed)
-        self.model: Any = build_model(config, vocab_size, num_outputs(self.labels), pad_id)
+        self.model: ClassifierModel = build_model(config, vocab_size, num_outputs(self.labels), pad_id)
         self.coverage = None
         if config.vectors.embeddings:
             from seqlab.models.embeddings import init_embedding
 
-            model: Any = self.model  # each classifier class has its own attributes
-            weight = model.input_embedding().weight
+            weight = cast(torch.nn.Embedding, self.model.input_embedding()).weight
             self.coverage = init_embedding(weight, self.pipeline.vocab.itos, config.vectors.embeddings, {PAD, UNK})
             weight.requires_grad_(not config.vectors.freeze_embeddings)
             log(f"embeddings: {self.coverage['found']:,} of {self.coverage['vocab']:,} vocabulary words found in "
@@ -261,13 +261,11 @@ class ClassifyTask:
             self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
             docs = [encoded[split][i] for i in keep]
             self.stats[f"{split}_examples"] = len(docs)
-            self.inputs[split] = _model_inputs(getattr(self.model, "featurizer", None), docs)
+            self.inputs[split] = _model_inputs(self.model.featurizer, docs)
             self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
         if not self.inputs["train"]:
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
-        fit_statistics = getattr(self.model, "fit_statistics", None)  # e.g. an nb-weighted bag's ratios
-        if fit_statistics is not None:
-            fit_statistics(self.inputs["train"], self.targets["train"])
+        self.model.fit_statistics(self.inputs["train"], self.targets["train"])  # e.g. an nb-weighted bag's ratios
         truncated = sum(1 for d in encoded["train"] if len(d) >= config.text.max_len)
         self.stats["train_truncated_at_max_len"] = truncated
         self.lengths = {s: np.array([len(d) for d in docs]) for s, docs in self.inputs.items()}
@@ -317,7 +315,7 @@ class ClassifyTask:
         else:
             folder = Path(out_dir) / HF_FOLDER
             self.pipeline.tokenizer.save_pretrained(str(folder))
-            self.model.save_encoder_files(folder)
+            cast(Any, self.model).save_encoder_files(folder)  # a pretrained encoder's own files
         save_model_dir(out_dir, task="classify", config=SCHEMA.to_dict(self.config),
                        state_dict=self.model.state_dict(),
                        extras={"labels": self.labels, "embeddings": self.coverage, "data_stats": self.stats},
@@ -362,7 +360,7 @@ class Classifier:
         if count < 2 * ENCODE_CHUNK:
             return 0
         if requested is None:
-            return min(4, os.cpu_count() or 1) if getattr(self.model, "encode_bound", False) else 0
+            return min(4, os.cpu_count() or 1) if self.model.encode_bound else 0
         return max(0, requested)
 
     def _encoded(self, texts: list[str], with_tokens: bool, workers: int):
@@ -371,7 +369,7 @@ class Classifier:
         With workers, chunks are encoded in other processes (Python's tokenisation holds the
         GIL) while this one runs the model on the chunks already done.
         """
-        featurizer = getattr(self.model, "featurizer", None)
+        featurizer = self.model.featurizer
         if workers < 1:
             yield 0, *encode_for_model(self.pipeline, featurizer, list(texts), with_tokens)
             return
@@ -391,7 +389,7 @@ class Classifier:
         # one intra-op thread while workers keep the cores busy (OpenMP threads would spin against them), and
         # for a bag, whose gathers gain nothing from threads (IMDB, 2 cores, 2 workers: 5,745 reviews/s with
         # 1 thread, 4,951 with 2; no workers: 4,219 with 1 thread, 3,812 with 2)
-        one_thread = workers >= 1 or getattr(self.model, "encode_bound", False)
+        one_thread = workers >= 1 or self.model.encode_bound
         with intra_op_threads(1) if one_thread else contextlib.nullcontext():
             for first, docs, tokens in self._encoded(texts, with_tokens, workers):
                 self._score(first, docs, tokens, batch_size, probs, attention)

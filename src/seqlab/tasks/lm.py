@@ -34,7 +34,7 @@ from seqlab.models.lm import LANGUAGE_MODELS
 from seqlab.tasks.base import register_task_with_front_end
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import TrainConfig, parse_minutes, pick_device
+from seqlab.train import TrainableTask, TrainConfig, parse_minutes, pick_device
 
 TEXT_FILE = "text.json"
 EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
@@ -203,7 +203,7 @@ def _windowed_nll(model: Any, data: torch.Tensor, device: torch.device, batch: i
 
 
 # ---------------------------------------------------------------------------- training task
-class LMTask:
+class LMTask(TrainableTask):
     default_metric = "perplexity"
     metric_modes = {"perplexity": "min", "loss": "min"}
 

@@ -55,7 +55,7 @@ from seqlab.tasks.base import register_task_with_front_end
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
-from seqlab.train import TrainConfig, parse_minutes, pick_device
+from seqlab.train import TrainableTask, TrainConfig, parse_minutes, pick_device
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -483,7 +483,7 @@ def init_vectors(model: Any, vocab: TagVocab, vectors: Any, freeze: bool) -> dic
 
 
 # ---------------------------------------------------------------------------- training task
-class TagTask:
+class TagTask(TrainableTask):
     default_metric = "f1"  # span micro-F1; for plain tags (scheme none) it equals the token accuracy
     metric_modes = {"f1": "max", "accuracy": "max", "precision": "max", "recall": "max"}
 

@@ -41,7 +41,7 @@ from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq
 from seqlab.tasks.base import TaskSpec, register_task
 from seqlab.tasks.common import cached_encoding, fit_task, read_model_dir, restore_weights, resumed_json, training_metrics
 from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, UNK_ID, SubwordTokenizer, display_token
-from seqlab.train import TrainConfig, autocast_context, effective_precision, pick_device
+from seqlab.train import TrainableTask, TrainConfig, autocast_context, effective_precision, pick_device
 
 TEXT_FILE = "text.json"
 
@@ -235,7 +235,7 @@ def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, Any
 
 
 # ---------------------------------------------------------------------------- training task
-class TranslateTask:
+class TranslateTask(TrainableTask):
     default_metric = "bleu"
     metric_modes = {"bleu": "max", "chrf": "max", "loss": "min", "perplexity": "min"}
 
