@@ -11,6 +11,16 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
 
 
+def current_commit() -> str | None:
+    """The short commit the code under measurement is at (a row outlives the defaults it ran with)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def run_measured(cmd: list[str], log_path: Path) -> tuple[int, float, float]:
     """Run a command; return (exit code, wall seconds, peak RSS in MiB) of that process alone."""
     started = time.monotonic()

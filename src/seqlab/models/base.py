@@ -29,7 +29,9 @@ class ClassifierModel(nn.Module):
     worker processes), ``explanation = "linear"`` and :meth:`fit_statistics` (its NB ratios).
     """
 
-    explanation = "gradient"  # "linear": logits are sums over features; "gradient": integrated gradients
+    # "linear": logits are sums over features, explained exactly; "gradient": integrated gradients at
+    # :meth:`input_embedding` (tasks/classify_explain.py)
+    explanation = "gradient"
     encode_bound = False
     featurizer: Any = None  # word ids -> model inputs; None: the ids themselves
 

@@ -81,7 +81,6 @@ def load_hf_encoder(encoder: str, hf_config_dir: str | None = None) -> Any:  # a
 
 class PretrainedClassifier(ClassifierModel):
     input_kind = "hf"
-    explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
 
     def input_embedding(self) -> nn.Module:
         """The module whose output is each token's input vector (explanations attribute scores to it)."""

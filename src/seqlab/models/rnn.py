@@ -45,7 +45,6 @@ class RNNConfig:
 
 class RNNClassifier(ClassifierModel):
     input_kind = "tokens"
-    explanation = "gradient"  # integrated gradients at :meth:`input_embedding` (tasks/classify_explain.py)
 
     def input_embedding(self) -> nn.Module:
         """The module whose output is each token's input vector (explanations attribute scores to it)."""
