@@ -162,6 +162,14 @@ def test_tied_adaptive_softmax_keeps_cluster_vectors_only_while_the_weights_stay
         after = model.output.log_probs(h)
     assert not torch.allclose(after, first)
     assert torch.allclose(after, model.output.log_probs(h), atol=1e-6)  # = computed afresh with gradients on
+    # a fused AdamW step changes the weights without bumping versions: a train/eval round forgets the vectors
+    model.train()
+    model.output.nll(h, torch.tensor([9, 10, 11])).sum().backward()
+    torch.optim.AdamW(model.parameters(), lr=0.5, fused=True).step()
+    model.eval()
+    with torch.no_grad():
+        stepped = model.output.log_probs(h)
+    assert torch.allclose(stepped, model.output.log_probs(h), atol=1e-6)
 
 
 # ---------------------------------------------------------------------------- sampling

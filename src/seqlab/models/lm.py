@@ -75,6 +75,12 @@ class TiedAdaptiveSoftmax(nn.Module):
     def weight(self) -> Tensor:
         return self._tied[0].weight  # (V, D)
 
+    def train(self, mode: bool = True) -> TiedAdaptiveSoftmax:
+        """Forget the kept cluster vectors whenever training starts or stops: a fused optimizer updates the
+        weights in place without bumping their version counters, so versions alone would keep stale vectors."""
+        self._frozen.clear()
+        return super().train(mode)
+
     def _cluster_vectors(self, i: int) -> Tensor:
         """The output vectors (size of cluster i, width i) of cluster i's words: their projected embeddings.
 
