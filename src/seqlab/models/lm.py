@@ -163,13 +163,11 @@ class OutputLayer(nn.Module):
 
     def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
         """hidden (N, D), targets (N,) -> (N,) negative log-likelihoods, in fp32."""
-        if isinstance(self.adaptive, TiedAdaptiveSoftmax):
-            with torch.autocast(hidden.device.type, enabled=False):
-                return self.adaptive.nll(hidden.float(), targets)
         if self.adaptive is not None:
             with torch.autocast(hidden.device.type, enabled=False):
-                out = self.adaptive(hidden.float(), targets)
-            return -out.output
+                if isinstance(self.adaptive, TiedAdaptiveSoftmax):
+                    return self.adaptive.nll(hidden.float(), targets)
+                return -self.adaptive(hidden.float(), targets).output
         logits = self.linear(hidden)  # type: ignore[misc]  # (N, V)
         return F.cross_entropy(logits.float(), targets, reduction="none")
 
