@@ -49,6 +49,9 @@ def _speed(model, ids: list[int], batch: int, cached: bool) -> float:
 
     prompt = torch.tensor([ids] * batch)
     config = SamplingConfig(temperature=0)
+    with torch.no_grad():  # warm-up, untimed: first-call allocations and the output layer's kept vectors
+        for _ in sample(model, prompt, 10, config):
+            pass
     started = time.perf_counter()
     with torch.no_grad():
         if cached:
