@@ -189,7 +189,9 @@ def write_results(rows: list[dict], cache: dict | None = None) -> None:
                   f"machine {machines[cache['machine']]}, {cache['date']}, `{cache['command']}`."]
     lines += ["", "Commands (each row's own run):", ""]
     lines += [f"- `{r['model']}`: `seqlab train lm --data wikitext-2{' ' + r['flags'] if r['flags'] else ''}` "
-              f"(run as `{r['command']}` at {_commit_note(r)}; evaluation: {r['protocol']})"
+              f"(run as `{r['command']}` at {_commit_note(r)}; evaluation: {r['protocol']}"
+              + (f"; generation speed re-measured {r['speed_remeasured']} with `--speed-only`"
+                 if r.get("speed_remeasured") else "") + ")"
               for r in rows if "error" not in r]
     write_section("lm", lines)
 
@@ -218,7 +220,8 @@ def main() -> None:
     for name in args.models:
         print(f"== {name}", flush=True)
         if args.speed_only:
-            row = {**previous[name], **speeds(Path(args.out) / f"lm-{name}")}
+            row = {**previous[name], **speeds(Path(args.out) / f"lm-{name}"),
+                   "speed_remeasured": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC} at commit {current_commit()}"}
         else:
             row = bench(name, args)
         print(json.dumps(row), flush=True)
