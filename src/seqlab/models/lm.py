@@ -286,7 +286,7 @@ class RNNLM(nn.Module):
 
         Not ``forward``: for a single time step the LSTM's oneDNN kernel cost ~4 ms a layer here (it
         prepares its weights on every call), the same gates as two matmuls far less; generation at batch 1
-        went from 83-168 to ~250 tokens/s (AVX2 CPU, 2 threads). Training keeps ``nn.LSTM`` (faster there).
+        went from 73-168 to 190-250 tokens/s (AVX2 CPU, 2 threads). Training keeps ``nn.LSTM`` (faster there).
         """
         if self.training:  # dropout masks: the module path
             return self.start(tokens[:, None], state)
