@@ -30,6 +30,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.errors import SeqlabError
 from seqlab.models.attention import ATTENTION_KINDS, make_attention
+from seqlab.models.rnn_step import rnn_step
 
 
 @runtime_checkable
@@ -208,9 +209,12 @@ class RNNSeq2Seq(nn.Module):
 
         Returns the pre-output features [emb; h; context] (N, E + 2H), attention (N, S), new state.
         """
-        x = torch.cat([emb, state.context], dim=-1).unsqueeze(1)  # (N, 1, E + H)
-        out, hidden = self.decoder(x, state.hidden)
-        out = out.squeeze(1)  # (N, H)
+        x = torch.cat([emb, state.context], dim=-1)  # (N, E + H)
+        if self.training:  # the module (dropout between layers; its kernel's backward)
+            out, hidden = self.decoder(x.unsqueeze(1), state.hidden)
+            out = out.squeeze(1)  # (N, H)
+        else:  # decoding: one step the fastest way (an LSTM through its cell equations)
+            out, hidden = rnn_step(self.decoder, x, state.hidden)  # (N, H)
         context, weights = self.attention(out, state.memory, state.mask, proj_keys=state.proj_keys)  # (N, H), (N, S)
         features = torch.cat([emb, out, context], dim=-1)  # (N, E + 2H)
         return features, weights, replace(state, hidden=hidden, context=context)
