@@ -110,24 +110,21 @@ def bench(name: str, args: argparse.Namespace) -> dict:
     code, train_s, train_mem = run_measured(train_cmd, logs / f"lm-{name}-train.log")
     if code != 0:
         return {"model": name, "error": f"training failed, see {logs / f'lm-{name}-train.log'}"}
-    eval_json = logs / f"lm-{name}-eval.json"
-    code, eval_s, _ = run_measured([*seqlab_cmd, "evaluate", str(out), "--split", "test", "--json"], eval_json)
-    if code != 0:
-        return {"model": name, "error": f"evaluation failed, see {eval_json}"}
-    report = json.loads(eval_json.read_text().strip().splitlines()[-1])
-    # valid perplexity from the same evaluation protocol as the test row (not the trainer's last logged figure)
-    valid_json = logs / f"lm-{name}-eval-valid.json"
-    code, _, _ = run_measured([*seqlab_cmd, "evaluate", str(out), "--split", "valid", "--json"], valid_json)
-    if code != 0:
-        return {"model": name, "error": f"evaluation failed, see {valid_json}"}
-    valid = json.loads(valid_json.read_text().strip().splitlines()[-1])
+    reports = {}  # valid and test through `seqlab evaluate`: one protocol (not the trainer's last logged figure)
+    for split in ("test", "valid"):
+        eval_json = logs / f"lm-{name}-eval-{split}.json"
+        code, seconds, _ = run_measured([*seqlab_cmd, "evaluate", str(out), "--split", split, "--json"], eval_json)
+        if code != 0:
+            return {"model": name, "error": f"evaluation failed, see {eval_json}"}
+        reports[split] = {**json.loads(eval_json.read_text().strip().splitlines()[-1]), "seconds": seconds}
+    test, valid = reports["test"], reports["valid"]
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {"model": name, "flags": " ".join(flags), "test_ppl": report["perplexity"],
-            "test_bits": report["bits_per_token"], "protocol": report["protocol"],
+    return {"model": name, "flags": " ".join(flags), "test_ppl": test["perplexity"],
+            "test_bits": test["bits_per_token"], "protocol": test["protocol"],
             "valid_ppl": valid["perplexity"], "epochs": history[-1]["epoch"] if history else None,
-            "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": eval_s,
+            "train_seconds": train_s, "train_peak_mib": train_mem, "eval_seconds": test["seconds"],
             "budget_min": config["config"]["train"]["max_time"], "params": _params(out),
             "precision": metrics.get("precision"), **speeds(out), "machine": describe(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": current_commit(),

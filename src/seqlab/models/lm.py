@@ -284,7 +284,7 @@ class RNNLM(nn.Module):
 
     def step(self, tokens: Tensor, state: list[Any]) -> tuple[Tensor, list[Any]]:
         """tokens (B,) -> log P(next) (B, V), state: one position through each layer with
-        (:func:`~seqlab.models.rnn_step.rnn_step`: an LSTM several times faster than its module at one step)."""
+        :func:`~seqlab.models.rnn_step.rnn_step` (an LSTM several times faster than its module at one step)."""
         if self.training:  # dropout masks: the module path
             return self.start(tokens[:, None], state)
         x = self.embedding(tokens)  # (B, E)
