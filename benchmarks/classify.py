@@ -133,7 +133,7 @@ def _flag(row: dict, name: str) -> str | None:
 def _native_bf16() -> bool:
     import torch
 
-    from seqlab.train import native_bf16
+    from seqlab.runtime import native_bf16
 
     return native_bf16(torch.device("cpu"))
 

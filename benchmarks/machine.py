@@ -24,7 +24,7 @@ def describe() -> str:
         pass
     import torch
 
-    from seqlab.train import native_bf16
+    from seqlab.runtime import native_bf16
 
     capability = torch.backends.cpu.get_cpu_capability()
     bf16 = "hardware bf16" if native_bf16(torch.device("cpu")) else "no hardware bf16"

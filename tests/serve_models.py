@@ -138,6 +138,10 @@ class FakeTagger:
 
     task = "tag"
     people = {"Ada", "Alan", "Grace"}
+    labels = ["O", "B-PER", "B-LOC"]
+
+    def describe(self) -> dict:
+        return {}
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay, self.calls = delay, []
@@ -166,6 +170,9 @@ class FakeLM:
     """Continues a prompt with numbered words; ``stream`` yields them one by one with a pause (to see pieces)."""
 
     task = "lm"
+
+    def describe(self) -> dict:
+        return {}
 
     def __init__(self, delay: float = 0.0, fail_after: int | None = None) -> None:
         self.delay, self.fail_after = delay, fail_after
@@ -199,6 +206,9 @@ class SlowClassifier:
     task = "classify"
     labels = ["neg", "pos"]
     has_attention = False
+
+    def describe(self) -> dict:
+        return {}
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay, self.calls = delay, []

@@ -4,8 +4,8 @@ import torch
 
 from seqlab.data.batching import pad_batch
 from seqlab.models.bag import BagClassifier, BagConfig
-from seqlab.models.rnn import RNNClassifier, RNNConfig
-from seqlab.models.transformer import TransformerClassifier, TransformerConfig
+from seqlab.models.rnn_classifier import RNNClassifier, RNNConfig
+from seqlab.models.transformer_classifier import TransformerClassifier, TransformerConfig
 
 VOCAB = 50
 SEQS = [[3, 4, 5, 6, 7], [8, 9], [10], []]

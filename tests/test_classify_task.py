@@ -78,7 +78,7 @@ def test_worker_processes_give_the_same_predictions_and_explanations(tmp_path, r
     out = tmp_path / "m"
     sizes = {"buckets": 1000} if model == "bag" else {"hidden_size": 8}
     _train(reviews_csv, out, model=model, emb_size=8, epochs=1, **sizes)
-    monkeypatch.setattr("seqlab.tasks.classify.ENCODE_CHUNK", 7)  # many small chunks, the last one short
+    monkeypatch.setattr("seqlab.tasks.classify.predictor.ENCODE_CHUNK", 7)  # many small chunks, the last one short
     clf = seqlab.load(out)
     texts = [text for text, _ in make_reviews(40, seed=5)] + ["", "superb"]
     threads = torch.get_num_threads()

@@ -4,8 +4,8 @@ import pytest
 
 from seqlab.api import make_config
 from seqlab.errors import SeqlabError
-from seqlab.models.rnn import RNNConfig
-from seqlab.tasks.classify import SCHEMA
+from seqlab.models.rnn_classifier import RNNConfig
+from seqlab.tasks.classify.recipe import SCHEMA
 
 
 def test_flags_reach_the_right_sections():
@@ -106,7 +106,8 @@ def test_every_command_recorded_in_the_benchmark_results_parses():
 
 def test_the_shortest_command_gets_the_chosen_models_recipe(tmp_path):
     """Defaults are the recipes: the model's best-known settings sit under a config file and flags."""
-    from seqlab.models import bag, rnn
+    from seqlab.models import bag
+    from seqlab.models import rnn_classifier as rnn
 
     cfg = make_config("classify")
     assert cfg.model_name == "bag" and cfg.model.weighting == "nb" and cfg.model.ngrams == 3

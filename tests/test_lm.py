@@ -16,7 +16,7 @@ from seqlab.cli import main
 from seqlab.decode import SamplingConfig, choose_next, sample, top_k_filter, top_p_filter
 from seqlab.modeldir import read_model_config, save_model_dir
 from seqlab.models.lm import RNNLM, RNNLMConfig, TransformerLM, TransformerLMConfig
-from seqlab.tasks.lm import stream_nll
+from seqlab.tasks.lm.recipe import stream_nll
 
 WORDS = "the cat sat on a mat and dog ran to park with big red ball".split()
 

@@ -288,7 +288,7 @@ def test_pretrained_encoder_tags_at_first_subtokens_and_round_trips(corpus, tmp_
 
 
 def test_default_recipe_and_model_names():
-    from seqlab.tasks.tag import SCHEMA, TAGGERS
+    from seqlab.tasks.tag.recipe import SCHEMA, TAGGERS
 
     config = SCHEMA.apply_flags({}, {})
     assert (config.data.data, config.data.tag_column, config.vectors.embeddings, config.model_name) == (
@@ -392,7 +392,7 @@ def test_scorer_agrees_with_seqeval_on_a_trained_models_predictions(corpus, tmp_
     """An under-trained model makes mistakes of every kind; its dev predictions are scored as seqeval scores them."""
     seqeval = pytest.importorskip("seqeval.metrics")  # a test dependency only
     from seqlab.data.conll import load_split
-    from seqlab.tasks.tag import to_scheme
+    from seqlab.tasks.tag.recipe import to_scheme
 
     out = tmp_path / "weak"
     seqlab.train("tag", out, data=str(corpus), embeddings=None, **{**SMALL, "epochs": 1, "lr": 0.02})

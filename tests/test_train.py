@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from seqlab import runtime  # noqa: E402
 from seqlab.train import Horizon, TrainableTask, TrainConfig, Trainer, make_schedule
 
 train_module = importlib.import_module("seqlab.train")  # the module (seqlab.train is also the API function)
@@ -109,9 +110,9 @@ def test_bf16_runs_only_where_the_cpu_has_it(tmp_path, monkeypatch, hardware_bf1
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     messages: list[str] = []
     cpu = torch.device("cpu")
-    assert train_module.effective_precision(cpu, "bf16", messages.append) == ("bf16" if hardware_bf16 else "fp32")
+    assert runtime.resolve_precision(cpu, "bf16", messages.append) == ("bf16" if hardware_bf16 else "fp32")
     assert bool(messages) is not hardware_bf16 and all("fp32" in m for m in messages)
-    assert train_module.effective_precision(cpu, "fp32") == "fp32"
+    assert runtime.resolve_precision(cpu, "fp32") == "fp32"
     clock = FakeClock()
     monkeypatch.setattr(train_module.time, "monotonic", clock.monotonic)
     config = TrainConfig(epochs=1, lr=0.1, precision="bf16", progress=False, device="cpu")
@@ -125,7 +126,7 @@ def test_precision_auto_is_bf16_only_where_the_hardware_runs_it(monkeypatch, har
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: hardware_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     messages: list[str] = []
-    got = train_module.effective_precision(torch.device("cpu"), "auto", messages.append)
+    got = runtime.resolve_precision(torch.device("cpu"), "auto", messages.append)
     assert got == ("bf16" if hardware_bf16 else "fp32") and not messages  # auto says nothing: it chose
     assert TrainConfig().precision == "auto"
 

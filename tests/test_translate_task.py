@@ -16,7 +16,7 @@ import torch
 import seqlab
 from seqlab.cli import main
 from seqlab.errors import SeqlabError
-from seqlab.tasks.translate import SCHEMA, TranslateTask, search
+from seqlab.tasks.translate.recipe import SCHEMA, TranslateTask, search
 from seqlab.train import Trainer
 
 DE = ["Hund", "Katze", "Mann", "Frau", "rot", "blau", "läuft", "spielt", "Ball", "Haus", "groß", "klein"]
@@ -206,7 +206,7 @@ def test_user_errors_exit_2(tf_dir, tmp_path, capsys):
     assert main(["translate", str(fake), "Hallo."]) == 2
     assert "'classify' model" in capsys.readouterr().err
     with pytest.raises(SeqlabError, match="not a 'translate' model"):
-        seqlab.tasks.translate.Translator(fake)
+        seqlab.tasks.translate.predictor.Translator(fake)
     assert main(["translate", str(tmp_path / "none"), "Hallo."]) == 2
     src = tmp_path / "a.de"
     src.write_text("eins\nzwei\n")

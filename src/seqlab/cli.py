@@ -15,43 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from seqlab.errors import SeqlabError
-
-
-def read_inputs(args: argparse.Namespace) -> list[str]:
-    if args.texts:
-        return list(args.texts)
-    if args.file:
-        from seqlab.data.readers import open_text_lines
-
-        return [line.rstrip("\n") for _, line in open_text_lines(Path(args.file))]
-    if sys.stdin is None or sys.stdin.isatty():
-        raise SeqlabError("give texts as arguments, with --file FILE, or on standard input")
-    try:
-        return [line.rstrip("\n") for line in sys.stdin.buffer.read().decode("utf-8").splitlines()]
-    except UnicodeDecodeError as exc:
-        raise SeqlabError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
-
-
-def options_among_texts(parser: argparse.ArgumentParser) -> None:
-    """Let options sit between the texts (``seqlab tag MODEL --json "text"``), not only before or after them.
-
-    Plain argparse fills the ``texts`` positional once, from the words before the first option, and leaves the
-    rest unrecognised; its intermixed parsing reads every positional word wherever it is. The sub-command's
-    ``parse_known_args`` (what the top-level parser calls) is pointed at it.
-    """
-    plain = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        parser.parse_known_args = plain  # the intermixed parser calls parse_known_args itself, twice
-        try:
-            return parser.parse_known_intermixed_args(args, namespace)
-        finally:
-            parser.parse_known_args = parse_known_args
-
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def cmd_train(args: argparse.Namespace, extra: dict) -> int:
@@ -83,15 +48,14 @@ def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def cmd_vectors(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.models.embeddings import analogy, load_vectors, nearest, word_vector
+    from seqlab.vectors import analogies, neighbours
 
-    vectors = load_vectors(args.vectors)
     if args.analogy:
         a, b, c = args.analogy
-        results = analogy(vectors, a, b, c, k=args.k)
+        results = analogies(args.vectors, a, b, c, k=args.k)
         print(f"{a} : {b} :: {c} : ?")
     else:
-        results = nearest(vectors, word_vector(vectors, args.neighbours), k=args.k, exclude={args.neighbours})
+        results = neighbours(args.vectors, args.neighbours, k=args.k)
     for word, sim in results:
         print(f"{word}\t{sim:.4f}")
     return 0

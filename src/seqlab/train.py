@@ -8,7 +8,6 @@ checkpoints and resume, progress and logs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from seqlab.errors import SeqlabError
+from seqlab.runtime import autocast_context, pick_device, resolve_precision, set_threads
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FILE = "metrics.jsonl"
@@ -103,81 +103,6 @@ class TrainableTask(Protocol):
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each epoch (e.g. a scheduled-sampling ratio that follows it); nothing by default."""
         return None
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SeqlabError(f"--device {name}: no CUDA GPU is available here")
-    return device
-
-
-def set_threads(threads: int | None) -> int:
-    """``threads``, else ``$OMP_NUM_THREADS``, else all cores.
-
-    More intra-op threads than free cores is far worse than fewer: OpenMP
-    threads spin waiting for each other (measured here: a small GRU step went
-    from 4 ms to 140 ms with 2 threads on 2 cores while another process ran).
-    """
-    n = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
-    torch.set_num_threads(n)
-    return n
-
-
-@contextlib.contextmanager
-def intra_op_threads(count: int):
-    """Run a block with ``count`` torch intra-op threads, then restore the previous setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` runs bfloat16 matmuls in hardware (a GPU, or a CPU with AVX-512 BF16 or AMX).
-
-    Without it oneDNN emulates bf16: measured here on an AVX2-only EPYC, a bf16 matmul ran at
-    1-2 GFLOP/s against 40-70 in fp32, and a Transformer trained 10x slower under autocast.
-    """
-    if device.type != "cpu":
-        return True
-    found = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-    probes = [p for p in found if callable(p)]
-    return not probes or any(p() for p in probes)  # torch without the probes: trust the user's choice
-
-
-def effective_precision(device: torch.device, precision: str, log=None) -> str:
-    """The precision to run: ``auto`` is bf16 where the hardware has it, else fp32; ``bf16`` becomes ``fp32`` on
-    a CPU without native bf16 (with a warning)."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) and _known_bf16_support(device) else "fp32"
-    if precision == "bf16" and not native_bf16(device):
-        if log is not None:
-            log("warning: --precision bf16 ignored: this CPU has no AVX-512 BF16/AMX, so bf16 would be emulated "
-                "and many times slower; running in fp32")
-        return "fp32"
-    return precision
-
-
-def _known_bf16_support(device: torch.device) -> bool:
-    """``native_bf16`` trusts a torch without the CPU probes; ``auto`` does not guess: it needs a positive answer."""
-    if device.type != "cpu":
-        return device.type != "cuda" or torch.cuda.is_bf16_supported()
-    return any(getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported",
-                                                                        "_is_amx_tile_supported"))
-
-
-def autocast_context(device: torch.device, precision: str):
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "fp16" and device.type != "cuda":
-        raise SeqlabError("fp16 needs a GPU; on a CPU use --precision bf16")
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 class Horizon:
@@ -365,7 +290,7 @@ class Trainer:
         steps_per_epoch = len(task.train_batches(torch.Generator().manual_seed(cfg.seed)))
         horizon = Horizon(steps_per_epoch * cfg.epochs, cfg.warmup)
         scheduler = Schedules([make_schedule(opt, cfg, horizon) for opt in optimizer.optimizers])
-        precision = self.precision = effective_precision(self.device, cfg.precision, self.log)
+        precision = self.precision = resolve_precision(self.device, cfg.precision, lambda m: self.log(f"warning: {m}"))
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
         state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "bad_evals": 0, "history": [],
                  "horizon": horizon.state_dict()}

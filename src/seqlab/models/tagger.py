@@ -10,7 +10,7 @@ The word is looked up lower-cased so that ``EU``/``Eu``/``eu`` share one (pretra
 and its case comes back through the small case-pattern embedding and the characters.
 Each direction of the word encoder runs unpacked over the right-padded batch, the
 backward one over each sentence reversed within its own length (as the RNN classifier
-does, see seqlab.models.rnn: states equal a packed run's, and it trains much faster on a
+does, see seqlab.models.rnn_classifier: states equal a packed run's, and it trains much faster on a
 CPU). Character features are computed for real tokens only, not for padding.
 
 The defaults are a CoNLL-2003 NER recipe in the range of NCRF++'s "char CNN + word LSTM
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from seqlab.errors import SeqlabError
 from seqlab.models.base import length_mask
 from seqlab.models.crf import LinearChainCRF
-from seqlab.models.rnn import _gather_time, _within_length_reversal
+from seqlab.models.rnn_classifier import _gather_time, _within_length_reversal
 from seqlab.text.tagging import CASE_PAD, CASE_PATTERNS, case_pattern
 
 PAD_TAG = -100  # tag id at padded positions (cross-entropy's ignore_index; the CRF masks them)

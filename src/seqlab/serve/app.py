@@ -5,7 +5,7 @@ Routes (JSON in and out; OpenAPI schema at ``/docs``):
 - ``GET /health``: the process is alive (never needs the API key).
 - ``GET /ready``: every model is loaded and its worker is running (503 while starting or draining).
 - ``GET /v1/models``, ``GET /v1/models/{name}``: task, routes, labels or languages, config summary, metrics.json.
-- ``POST /v1/models/{name}/{route}``: one route per registered handler (classify, translate, tag, generate);
+- ``POST /v1/models/{name}/{route}``: the routes each registered task declares in its ``serve.py``;
   requests are validated, limited, queued in the model's micro-batcher and answered with their own results.
 - ``GET /metrics``: Prometheus text format.
 - ``GET /``: the web page to try the models (static: it holds no data; its calls send the key when one is set).
@@ -34,7 +34,7 @@ from seqlab.errors import SeqlabError
 from .batcher import MicroBatcher, QueueFull, ShuttingDown
 from .errors import ApiError, error_body, error_response, install_error_handlers
 from .guards import BodyLimitMiddleware, check_texts
-from .handlers import HANDLERS, Handler, routes_for
+from .handlers import Handler, handlers
 from .limits import ServeLimits
 from .loading import ServedModel
 from .metrics import MetricsMiddleware, ServeMetrics
@@ -52,7 +52,8 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
     by_name = {m.name: m for m in models}
     if len(by_name) != len(models):
         raise SeqlabError("two served models share a name")
-    batchers = {m.name: MicroBatcher(m.name, _runner(m.predictor), max_batch=limits.max_batch,
+    routes = handlers()
+    batchers = {m.name: MicroBatcher(m.name, _runner(m.predictor, routes), max_batch=limits.max_batch,
                                      max_wait=limits.max_wait_ms / 1000, max_queue=limits.max_queue,
                                      on_batch=metrics.batch_observer(m.name)) for m in models}
     for m in models:
@@ -71,7 +72,7 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
             await asyncio.to_thread(_close_all, list(batchers.values()), limits.timeout)
 
     app = FastAPI(title="seqlab", version=__version__, lifespan=lifespan,
-                  description="Serve seqlab model directories: classify, translate, tag, generate.")
+                  description="Serve seqlab model directories: each task's routes, micro-batched.")
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body=limits.max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
@@ -107,8 +108,8 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    for handler in HANDLERS.values():
-        _add_task_route(protected, handler, by_name, batchers, limits)
+    for handler in routes.values():
+        _add_task_route(protected, handler, routes, by_name, batchers, limits)
     app.include_router(public)
     app.include_router(protected)
     return app
@@ -119,12 +120,12 @@ def _close_all(batchers: list[MicroBatcher], timeout: float) -> None:
         batcher.close(timeout)
 
 
-def _runner(predictor: Any):
+def _runner(predictor: Any, routes: dict[str, Handler]):
     """The batcher's ``run_batch``: the key is (route, options); the route's handler runs the model."""
 
     def run(key: tuple, texts: list[str]) -> list[Any]:
         route, options = key
-        return HANDLERS[route].infer(predictor, options, texts)
+        return routes[route].infer(predictor, options, texts)
 
     return run
 
@@ -151,17 +152,17 @@ def _model(by_name: dict[str, ServedModel], name: str) -> ServedModel:
     return served
 
 
-def _add_task_route(router: APIRouter, handler: Handler, by_name: dict[str, ServedModel],
+def _add_task_route(router: APIRouter, handler: Handler, routes: dict[str, Handler], by_name: dict[str, ServedModel],
                     batchers: dict[str, MicroBatcher], limits: ServeLimits) -> None:
     request_model = handler.request_model  # a real class in the signature: FastAPI validates and documents it
 
     async def endpoint(name: str, body: request_model) -> Any:  # type: ignore[valid-type]
         served = _model(by_name, name)
-        if served.task not in handler.tasks:
-            routes = ", ".join(f"/v1/models/{name}/{r}" for r in routes_for(served.task))
+        if served.task != handler.task:
+            answers = ", ".join(f"/v1/models/{name}/{h.route}" for h in routes.values() if h.task == served.task)
             raise ApiError(400, "wrong_task", f"model {name!r} is a {served.task!r} model: "
-                                              f"{handler.route} needs a {' or '.join(handler.tasks)} model "
-                                              f"(this one answers {routes})")
+                                              f"{handler.route} needs a {handler.task!r} model "
+                                              f"(this one answers {answers})")
         texts = handler.texts(body)
         check_texts(texts, limits)
         options = handler.options(served.predictor, body)
@@ -176,7 +177,7 @@ def _add_task_route(router: APIRouter, handler: Handler, by_name: dict[str, Serv
         400: {"description": "the model has another task"}, 404: {"description": "no such model"},
         413: {"description": "body too large"}, 422: {"description": "invalid request or over a limit"},
         503: {"description": "queue full (see Retry-After) or shutting down"}, 504: {"description": "timed out"}}
-    if handler.route == "generate":
+    if handler.streaming:
         responses[200] = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}
     router.add_api_route(f"/v1/models/{{name}}/{handler.route}", endpoint, methods=["POST"],
                          response_model=handler.response_model, summary=handler.summary, name=handler.route,

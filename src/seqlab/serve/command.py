@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from seqlab.commandline import add_runtime_options
 from seqlab.errors import SeqlabError
 
 from .limits import ServeLimits
@@ -50,9 +51,7 @@ def add_serve_command(subparsers) -> argparse.ArgumentParser:
                    help=f"characters per text (default {DEFAULTS.max_chars})")
     p.add_argument("--max-body", type=int, default=DEFAULTS.max_body,
                    help=f"bytes per request body (default {DEFAULTS.max_body})")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads shared by the models (default: the number of cores)")
-    p.add_argument("--device", default="cpu")
+    add_runtime_options(p)  # --device, --precision, --threads (shared by the models; default $OMP_NUM_THREADS or all cores)
     p.add_argument("--no-warmup", action="store_true", help="skip the warm-up call each model gets after loading")
     p.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -80,7 +79,7 @@ def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
         import uvicorn
     except ImportError:
         raise SeqlabError("'seqlab serve' needs the serve extra: pip install 'seqlab[serve]'") from None
-    import torch
+    from seqlab.runtime import set_threads
 
     from .app import create_app
     from .loading import load_models, parse_specs
@@ -93,8 +92,8 @@ def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
     if not _is_loopback(args.host) and api_key is None:
         _say(f"warning: listening on {args.host} without an API key: anyone who reaches this port can use the models")
     # one pool of intra-op threads for all models (requests arrive in parallel already; the models share the cores)
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    models = load_models(args.models, device=args.device, warmup=not args.no_warmup, log=_say)
+    set_threads(args.threads)
+    models = load_models(args.models, device=args.device, warmup=not args.no_warmup, log=_say, precision=args.precision)
     app = create_app(models, limits, api_key=api_key)
     logging.getLogger("seqlab.serve").setLevel(args.log_level.upper())
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,

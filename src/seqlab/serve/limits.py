@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from seqlab.errors import SeqlabError
 
-MAX_BEAM = 16  # beam sizes above this cost much and gain nothing measurable (and would let one request hog the CPU)
-MAX_NEW_TOKENS = 1024  # the most tokens one generate request may ask for
-
 
 @dataclass(frozen=True)
 class ServeLimits:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 import time
 import warnings
@@ -13,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
+from seqlab.inference import training_metrics
 
-from .handlers import HANDLERS, routes_for
+from .handlers import handlers
 from .schemas import finite
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # fits a URL path segment as it is
@@ -53,20 +52,22 @@ def parse_specs(specs: list[str]) -> list[tuple[str, Path]]:
     return named
 
 
-def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=print) -> list[ServedModel]:
+def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=print,
+                precision: str = "fp32") -> list[ServedModel]:
     from seqlab.api import load
 
     models = []
     for name, path in parse_specs(specs):
         started = time.perf_counter()
-        predictor = load(path, device=device)
-        if not routes_for(predictor.task):
+        predictor = load(path, device=device, precision=precision)
+        routes = [h for h in handlers().values() if h.task == predictor.task]
+        if not routes:
             raise SeqlabError(f"{path} holds a {predictor.task!r} model, which the server has no route for")
         if warmup:
             with warnings.catch_warnings():  # e.g. an LM noting that the warm-up words are not in its vocabulary
                 warnings.simplefilter("ignore")
-                for route in routes_for(predictor.task):
-                    HANDLERS[route].warmup(predictor)
+                for handler in routes:
+                    handler.warmup(predictor)
         seconds = time.perf_counter() - started
         log(f"loaded {name} ({predictor.task}) from {path} in {seconds:.2f}s")
         models.append(served(name, predictor, path, seconds))
@@ -81,47 +82,20 @@ def served(name: str, predictor: Any, model_dir: Path | None = None, load_second
 
 
 def describe(name: str, predictor: Any, model_dir: Path | None, load_seconds: float) -> dict[str, Any]:
-    """What ``GET /v1/models`` says about a model: task, routes, labels or languages, config summary, metrics."""
-    task = predictor.task
-    info: dict[str, Any] = {"name": name, "task": task, "routes": routes_for(task),
+    """What ``GET /v1/models`` says about a model: task, routes, its routes' details (labels, languages, ...),
+    the predictor's config summary, and the model directory's metrics."""
+    routes = [h for h in handlers().values() if h.task == predictor.task]
+    info: dict[str, Any] = {"name": name, "task": predictor.task, "routes": [h.route for h in routes],
                             "load_seconds": round(load_seconds, 3)}
-    if getattr(predictor, "labels", None) is not None:
-        info["labels"] = list(predictor.labels)
-    if hasattr(predictor, "has_attention"):
-        info["has_attention"] = bool(predictor.has_attention)
-    config = getattr(predictor, "config", None)
-    data = getattr(config, "data", None)
-    if task == "translate" and data is not None:
-        info["languages"] = {"src": getattr(data, "src", None), "tgt": getattr(data, "tgt", None)}
-    info["config"] = _config_summary(config)
+    for handler in routes:
+        info.update(handler.describe(predictor))
+    info["config"] = predictor.describe()
     info["metrics"] = _read_metrics(model_dir)
     return finite(info)
-
-
-def _config_summary(config: Any) -> dict[str, Any]:
-    """The model's architecture settings and the data it learnt from; not the whole run config."""
-    if config is None:
-        return {}
-    summary: dict[str, Any] = {}
-    if getattr(config, "model_name", None):
-        summary["model"] = config.model_name
-    model = getattr(config, "model", None)
-    if dataclasses.is_dataclass(model) and not isinstance(model, type):
-        summary.update({k: v for k, v in dataclasses.asdict(model).items() if isinstance(v, (str, int, float, bool))})
-    data = getattr(config, "data", None)
-    if data is not None and getattr(data, "data", None):
-        summary["data"] = Path(str(data.data)).name  # a dataset name, or a file's name: never the server's paths
-    text = getattr(config, "text", None)
-    if text is not None and getattr(text, "max_len", None):
-        summary["max_len"] = text.max_len
-    return summary
 
 
 def _read_metrics(model_dir: Path | None) -> dict[str, Any] | None:
     if model_dir is None:
         return None
-    path = Path(model_dir) / "metrics.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
+    metrics = training_metrics(Path(model_dir))
+    return metrics or None

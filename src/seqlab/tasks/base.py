@@ -1,9 +1,10 @@
 """The task registry: what the CLI, the Python API and the server know about a task.
 
-A task is one module in ``seqlab.tasks`` that registers a :class:`TaskSpec`: its config
-schema, how to train, load and evaluate, its own commands (``seqlab translate``,
-``seqlab generate``, ...), its own ``evaluate`` options and how its report prints. Adding a
-task touches neither the trainer nor the CLI.
+A task is one package, ``seqlab/tasks/<name>/``, with the same modules in each: ``recipe.py`` (config, data ->
+model -> loss/metrics: the trainer's :class:`~seqlab.train.TrainableTask`), ``predictor.py`` (load, predict,
+evaluate), ``commands.py`` (its CLI commands, ``evaluate`` flags and report), ``serve.py`` (its HTTP routes) and
+``page.js`` (its part of the server's page). Its ``__init__`` registers a :class:`TaskSpec` naming them. Adding a
+task touches neither the trainer, the CLI nor the server (docs/adding-a-task.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def _json_report(report: dict[str, Any]) -> str:
 class TaskSpec:
     name: str
     description: str
+    # the task's package: the server imports ``<package>.serve`` (its routes) and reads ``<package>/page.js``
+    # (its part of the page) from it, only when a server is built (they need the optional serve extra)
+    package: str
     schema: TaskConfigSchema
     train: Callable[..., dict[str, Any]]  # (config, out_dir, *, resume, log) -> summary
     load: Callable[..., Any]  # (model_dir, *, device, precision) -> a predictor with the task's methods
@@ -44,19 +48,16 @@ TASKS: dict[str, TaskSpec] = {}
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
+    """Add a task to the registry; a name can be registered once (a second task of that name is an error)."""
+    if spec.name in TASKS:
+        raise SeqlabError(f"a task named {spec.name!r} is already registered (by {TASKS[spec.name].package})")
     TASKS[spec.name] = spec
     return spec
 
 
-def register_task_with_front_end(name: str, description: str, schema: TaskConfigSchema,
-                                 train: Callable[..., dict[str, Any]], front_end: Any) -> TaskSpec:
-    """Register a task whose predictor module (``front_end``) defines ``load``, ``evaluate``, ``add_commands``,
-    ``add_evaluate_options`` and ``format_report``: the layout of tasks/lm_predictor.py and tasks/tag_predictor.py."""
-    return register_task(TaskSpec(name=name, description=description, schema=schema, train=train,
-                                  load=front_end.load, evaluate=front_end.evaluate,
-                                  add_commands=front_end.add_commands,
-                                  add_evaluate_options=front_end.add_evaluate_options,
-                                  format_report=front_end.format_report))
+def unregister_task(name: str) -> None:
+    """Remove a task (tests that register a toy task take it out again)."""
+    TASKS.pop(name, None)
 
 
 def get_task(name: str) -> TaskSpec:

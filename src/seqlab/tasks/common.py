@@ -1,4 +1,4 @@
-"""What every task shares below its recipe: cached encoding of splits, loading a predictor, report plumbing.
+"""What every task's recipe shares: cached encoding of splits, training with the one trainer, resuming.
 
 Each task keeps only what is its own (how text becomes ids, the model, the loss, the
 metrics); the steps every task repeats live here once.
@@ -6,18 +6,14 @@ metrics); the steps every task repeats live here once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from seqlab.config import TaskConfigSchema
 from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
-from seqlab.modeldir import METRICS, load_weights, read_model_config
 
 Sequences = Sequence[Sequence[int]] | np.ndarray
 
@@ -44,39 +40,6 @@ def cached_encoding(key: dict[str, Any],
     names = [k[: -len(".ids")] for k in arrays if k.endswith(".ids")]
     return {name: [d.astype(np.int64) for d in from_ragged(arrays[f"{name}.ids"], arrays[f"{name}.offsets"])]
             for name in names}, meta
-
-
-@dataclass
-class LoadedModel:
-    """A model directory read back: its metadata, typed config, and the weights in a built model."""
-
-    model_dir: Path
-    meta: dict[str, Any]
-    config: Any
-    device: torch.device
-
-
-def read_model_dir(model_dir: str | Path, task: str, schema: TaskConfigSchema, device: str) -> LoadedModel:
-    """Check the directory holds a ``task`` model and rebuild its typed config."""
-    meta = read_model_config(model_dir, expect_task=task)
-    return LoadedModel(Path(model_dir), meta, schema.from_dict(meta["config"]), torch.device(device))
-
-
-def restore_weights(loaded: LoadedModel, model: torch.nn.Module) -> torch.nn.Module:
-    """Load the safetensors weights, move to the device, eval mode."""
-    load_weights(loaded.model_dir, model)
-    return model.to(loaded.device).eval()
-
-
-def training_metrics(model_dir: Path) -> dict[str, Any]:
-    """``metrics.json`` of a model directory (the best validation scores), or {} when absent."""
-    path = Path(model_dir) / METRICS
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return {}
 
 
 def fit_task(task: Any, config: Any, schema: TaskConfigSchema, out_dir: Path, *, resume: bool, log) -> dict[str, Any]:

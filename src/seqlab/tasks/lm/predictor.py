@@ -3,10 +3,6 @@ and the ``seqlab generate`` command."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,28 +13,27 @@ import torch
 from seqlab.data.corpus import LMDataConfig, load_split
 from seqlab.decode import SamplingConfig, sample
 from seqlab.errors import SeqlabError
+from seqlab.inference import Predictor, timed, with_valid_metric
 from seqlab.metrics import bits_per_token, perplexity
 from seqlab.modeldir import read_json
-from seqlab.tasks.common import read_model_dir, restore_weights, training_metrics
-from seqlab.tasks.lm import EVAL_STREAMS, SCHEMA, TEXT_FILE, LMConfig, build_model, stream_nll
+from seqlab.runtime import Timer, autocast_context
+from seqlab.tasks.lm.recipe import EVAL_STREAMS, SCHEMA, TEXT_FILE, LMConfig, build_model, stream_nll
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import autocast_context, effective_precision
 
 DEFAULT_MAX_TOKENS = 50
 
 
-class LanguageModel:
+class LanguageModel(Predictor):
     """A loaded language model: ``perplexity``/``token_logprobs`` of texts, ``generate``/``stream`` from a prompt."""
 
     task = "lm"
+    schema = SCHEMA
+    config: LMConfig
 
     def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
-        loaded = read_model_dir(model_dir, "lm", SCHEMA, device)
-        self.model_dir, self.device = loaded.model_dir, loaded.device
-        self.config: LMConfig = loaded.config
-        self.precision = effective_precision(self.device, precision, log=_warn)
+        super().__init__(model_dir, device, precision)
         self.tokenizer = StreamTokenizer.from_json(read_json(self.model_dir, TEXT_FILE))
-        self.model: Any = restore_weights(loaded, build_model(self.config, len(self.tokenizer)))
+        self.model: Any = self.restore(build_model(self.config, len(self.tokenizer)))
 
     @property
     def context(self) -> int | None:
@@ -130,19 +125,9 @@ class LanguageModel:
         return self.samples(prompt, 1, **options)[0]
 
 
-def _warn(message: str) -> None:
-    print(f"seqlab: {message}", file=sys.stderr)
-
-
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> LanguageModel:
     return LanguageModel(model_dir, device=device, precision=precision)
 
-
-# ---------------------------------------------------------------------------- evaluation
-def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--streams", type=int, default=EVAL_STREAMS,
-                        help=f"rnn: parallel streams the split is cut into (default {EVAL_STREAMS}, as the "
-                             "PyTorch word_language_model example; 1 gives every token its full history)")
 
 
 def evaluate(predictor: LanguageModel, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
@@ -154,75 +139,13 @@ def evaluate(predictor: LanguageModel, *, data: str, split: str = "test", option
     corpus = load_split(LMDataConfig(data=data, split_seed=cfg.split_seed), split)
     stream = predictor.tokenizer.encode_lines(corpus.lines)
     streams = int(options.get("streams") or EVAL_STREAMS)
-    started = time.monotonic()
-    with autocast_context(predictor.device, predictor.precision):
+    with Timer() as timer, predictor.autocast():
         total, count = stream_nll(predictor.model, stream, predictor.device, streams=streams,
                                   segment=predictor.config.stream.bptt)
-    seconds = time.monotonic() - started
     report = {"perplexity": perplexity(total, count), "bits_per_token": bits_per_token(total, count),
               "tokens": count + 1, "scored_tokens": count, "data": data, "split": split,
               "unk_tokens": int((stream == predictor.tokenizer.unk_id).sum()),
               "protocol": (f"stateful, {streams} parallel streams, segments of {predictor.config.stream.bptt}"
                            if predictor.model.stateful else
-                           f"windows of {predictor.context} tokens overlapping by half, each token scored once"),
-              "seconds": seconds, "tokens_per_s": count / max(seconds, 1e-9)}
-    valid = training_metrics(predictor.model_dir).get("valid", {})
-    if "perplexity" in valid:
-        report["valid_perplexity"] = valid["perplexity"]
-    return report
-
-
-def format_report(report: dict[str, Any]) -> str:
-    return (f"perplexity {report['perplexity']:.2f}   bits/token {report['bits_per_token']:.3f}   "
-            f"({report['scored_tokens']:,} tokens of {report['data']} {report['split']}; {report['protocol']})")
-
-
-# ---------------------------------------------------------------------------- the ``seqlab generate`` command
-def cmd_generate(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.tasks.base import load_model
-
-    model = load_model(args.model_dir, device=args.device, expect_task="lm", command="generate")
-    options = {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_k": args.top_k,
-               "top_p": args.top_p, "repetition_penalty": args.repetition_penalty, "seed": args.seed,
-               "warn_unknown": False}
-    _, unknown = model.encode_prompt(args.prompt)
-    if unknown:
-        print(f"seqlab: note: not in the vocabulary, read as <unk>: {', '.join(unknown)}", file=sys.stderr)
-    if args.json:
-        ids: list[list[int]] = [[] for _ in range(args.num_samples)]
-        tokens: list[list[dict[str, Any]]] = [[] for _ in range(args.num_samples)]
-        for item in model.stream(args.prompt, num_samples=args.num_samples, **options):
-            ids[item["sample"]].append(item["id"])
-            tokens[item["sample"]].append({"token": item["token"], "prob": item["prob"]})
-        for row in range(args.num_samples):
-            print(json.dumps({"prompt": args.prompt, "sample": row, "text": model.tokenizer.decode(ids[row]),
-                              "tokens": tokens[row]}, ensure_ascii=False))
-        return 0
-    if args.num_samples == 1:  # stream: each token is printed (and flushed) as soon as it is chosen
-        print(args.prompt, end="", flush=True)
-        for item in model.stream(args.prompt, **options):
-            print(item["text"], end="", flush=True)
-        print()
-        return 0
-    for row, text in enumerate(model.samples(args.prompt, args.num_samples, **options), 1):
-        print(f"[{row}] {args.prompt} {text}")
-    return 0
-
-
-def add_commands(subparsers) -> None:
-    p = subparsers.add_parser("generate", help="generate text from a language model, streamed as it is produced")
-    p.add_argument("model_dir")
-    p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
-    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="tokens to generate")
-    p.add_argument("--temperature", type=float, default=1.0, help="sharpen (<1) or flatten (>1); 0 is greedy")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
-    p.add_argument("--top-p", type=float, default=1.0,
-                   help="nucleus sampling (Holtzman et al. 2019): the smallest set of likely tokens whose "
-                        "probability reaches p, in (0, 1]")
-    p.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages repeating tokens (CTRL)")
-    p.add_argument("--seed", type=int, default=None, help="the same seed gives the same text")
-    p.add_argument("--num-samples", type=int, default=1,
-                   help="continuations generated as one batch (one is streamed; several print when done)")
-    p.add_argument("--json", action="store_true", help="JSON lines: each sample's text and tokens with probabilities")
-    p.add_argument("--device", default="cpu")
-    p.set_defaults(func=cmd_generate)
+                           f"windows of {predictor.context} tokens overlapping by half, each token scored once")}
+    return with_valid_metric(timed(report, timer, count, "tokens"), predictor, "perplexity")

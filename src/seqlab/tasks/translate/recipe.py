@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,18 +29,18 @@ import torch.nn.functional as F
 
 from seqlab.config import TaskConfigSchema
 from seqlab.data.batching import bucket_batches, pad_batch
-from seqlab.data.parallel import ParallelTexts, TranslateDataConfig, load_split, load_train_valid
-from seqlab.decode import Hypotheses, beam_search, greedy_search, unk_replace
+from seqlab.data.parallel import ParallelTexts, TranslateDataConfig, load_train_valid
+from seqlab.decode import Hypotheses, beam_search, greedy_search
 from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
-from seqlab.modeldir import read_json, save_model_dir
+from seqlab.modeldir import save_model_dir
 from seqlab.models import seq2seq, transformer_seq2seq
 from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
-from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.common import cached_encoding, fit_task, read_model_dir, restore_weights, resumed_json, training_metrics
-from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, UNK_ID, SubwordTokenizer, display_token
-from seqlab.train import TrainableTask, TrainConfig, autocast_context, effective_precision, pick_device
+from seqlab.runtime import pick_device
+from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
+from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, SubwordTokenizer
+from seqlab.train import TrainableTask, TrainConfig
 
 TEXT_FILE = "text.json"
 
@@ -333,211 +332,3 @@ class TranslateTask(TrainableTask):
 def train(config: TranslateConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
     task = TranslateTask(config, log, fixed_tokenizers=resumed_json(out_dir, TEXT_FILE, resume))
     return fit_task(task, config, SCHEMA, out_dir, resume=resume, log=log)
-
-
-# ---------------------------------------------------------------------------- use
-class Translator:
-    """A loaded translation model: ``translate`` sentences, look at their attention, ``evaluate``."""
-
-    task = "translate"
-
-    def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
-        loaded = read_model_dir(model_dir, "translate", SCHEMA, device)
-        self.model_dir, self.device = loaded.model_dir, loaded.device
-        self.config: TranslateConfig = loaded.config
-        self.precision = effective_precision(self.device, precision, log=lambda m: print(f"seqlab: {m}", file=sys.stderr))
-        self.toks = Tokenizers.from_json(read_json(self.model_dir, TEXT_FILE))
-        self.model: Any = restore_weights(loaded, build_model(self.config, self.toks))
-
-    def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("translate() takes a list of strings")
-        pairs = [self.toks.src.encode_with_tokens(t.strip()) for t in texts]
-        return [np.asarray(ids, dtype=np.int64) for ids, _ in pairs], [toks for _, toks in pairs]
-
-    def _detok(self, ids: list[int], attention: torch.Tensor, src_tokens: list[str], replace_unk: bool) -> str:
-        if replace_unk and UNK_ID in ids:
-            mixed = unk_replace([ids], [attention], [src_tokens], UNK_ID)[0]
-            return self.toks.tgt.decode_tokens([t if isinstance(t, str) else self.toks.tgt.id_to_token(t)
-                                                for t in mixed])
-        return self.toks.tgt.decode(ids)
-
-    @torch.no_grad()
-    def translate_detailed(self, texts: list[str], *, beam: int | None = None, nbest: int = 1,
-                           length_penalty: float | None = None, max_len_ratio: float | None = None,
-                           replace_unk: bool = False, batch_size: int = 64,
-                           method: str = "auto") -> list[dict[str, Any]]:
-        """Per sentence: ``translation``, ``score`` (log P), ``normalized_score``, ``nbest`` (list of those),
-        ``src_tokens``/``tgt_tokens`` (pieces) and ``attention`` ((target tokens, source tokens) list)."""
-        d = self.config.decoding
-        beam = d.beam if beam is None else beam
-        if beam < 1 or not 1 <= nbest <= beam:
-            raise SeqlabError(f"need --beam >= 1 and 1 <= --nbest <= --beam (got beam {beam}, nbest {nbest})")
-        src, src_tokens = self._encode(list(texts))
-        with autocast_context(self.device, self.precision):
-            results = search(self.model, src, self.device, beam=beam, nbest=nbest,
-                             length_penalty=d.length_penalty if length_penalty is None else length_penalty,
-                             max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
-                             max_len_extra=d.max_len_extra, batch_size=batch_size, method=method)
-        out = []
-        for i, r in enumerate(results):
-            hyps = [{"translation": self._detok(toks, att, src_tokens[i], replace_unk), "score": score,
-                     "normalized_score": norm}
-                    for toks, att, score, norm in zip(r["tokens"], r["attention"], r["scores"], r["normalized"],
-                                                      strict=True)]
-            best = hyps[0] if hyps else {"translation": "", "score": float("-inf"), "normalized_score": float("-inf")}
-            out.append({**best, "nbest": hyps, "src_tokens": src_tokens[i],
-                        "tgt_ids": r["tokens"][0] if r["tokens"] else [],
-                        "tgt_tokens": self.toks.tgt.tokens(r["tokens"][0]) if r["tokens"] else [],
-                        "attention": r["attention"][0].tolist() if r["attention"] else []})
-        return out
-
-    def translate(self, texts: list[str], *, beam: int | None = None, batch_size: int = 64,
-                  **options: Any) -> list[str]:
-        """Translations of ``texts``, in order (beam size from the model's config unless given)."""
-        return [r["translation"] for r in self.translate_detailed(texts, beam=beam, batch_size=batch_size, **options)]
-
-    @torch.no_grad()
-    def attention_maps(self, text: str, tgt_ids: list[int]) -> tuple[list[str], list[str], np.ndarray]:
-        """Teacher-forced cross-attention of a source and its translation, every layer and head:
-        source pieces, target pieces (+ ``<eos>``), weights (layers, heads, T + 1, S)."""
-        src, pieces = self._encode([text])
-        src_tokens = pieces[0]
-        ids = torch.as_tensor(src[0], dtype=torch.long).view(1, -1)
-        if ids.size(1) == 0:
-            ids = torch.full((1, 1), PAD_ID, dtype=torch.long)
-            src_tokens = ["<pad>"]
-        tgt_in = torch.tensor([[SOS_ID, *tgt_ids]], dtype=torch.long)
-        maps = self.model.attention_maps(ids.to(self.device), torch.tensor([ids.size(1)], device=self.device),
-                                         tgt_in.to(self.device))  # (1, L, h, T, S)
-        return src_tokens, [*self.toks.tgt.tokens(tgt_ids), "<eos>"], maps[0].float().cpu().numpy()
-
-    @torch.no_grad()
-    def perplexity(self, sources: list[str], targets: list[str]) -> float:
-        src, _ = self._encode(sources)
-        tgt = [np.asarray(ids, dtype=np.int64) for ids in self.toks.tgt.encode_many(targets)]
-        total, count = teacher_forced_loss(self.model, src, tgt, self.device)
-        return perplexity(total, count)
-
-
-def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Translator:
-    return Translator(model_dir, device=device, precision=precision)
-
-
-def evaluate(predictor: Translator, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
-             log=print) -> dict[str, Any]:
-    """BLEU/chrF (sacreBLEU, detokenised cased output vs raw references), perplexity, speed."""
-    options = options or {}
-    cfg = predictor.config.data
-    pairs = load_split(TranslateDataConfig(data=data, src=cfg.src, tgt=cfg.tgt, heldout=cfg.heldout,
-                                           split_seed=cfg.split_seed), split)
-    beam = options.get("beam") or predictor.config.decoding.beam
-    batch_size = min(options.get("batch_size") or 64, 256)
-    predictor.translate(pairs.src[:2], beam=beam)  # warm-up: the first call pays one-time kernel set-up
-    started = time.monotonic()
-    hyps = predictor.translate(pairs.src, beam=beam, batch_size=batch_size)
-    seconds = time.monotonic() - started
-    report = corpus_scores(hyps, pairs.tgt)
-    report.update({"perplexity": predictor.perplexity(pairs.src, pairs.tgt), "data": data, "split": split,
-                   "pairs": len(pairs), "dropped_empty": pairs.dropped_empty, "beam": beam,
-                   "seconds": seconds, "sentences_per_s": len(pairs) / max(seconds, 1e-9)})
-    valid = training_metrics(predictor.model_dir).get("valid", {})
-    if "perplexity" in valid:
-        report["valid_perplexity"] = valid["perplexity"]
-    log(f"sacreBLEU {report['signature']}")
-    return report
-
-
-# ---------------------------------------------------------------------------- the ``seqlab translate`` command
-def cmd_translate(args, _extra: dict) -> int:
-    from seqlab.cli import read_inputs
-    from seqlab.tasks.base import load_model
-
-    model = load_model(args.model_dir, device=args.device, expect_task="translate", command="translate")
-    texts = read_inputs(args)
-    results = model.translate_detailed(texts, beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty,
-                                       max_len_ratio=args.max_len_ratio, replace_unk=args.unk_replace,
-                                       batch_size=args.batch_size)
-    for text, r in zip(texts, results, strict=True):
-        if args.json:
-            print(json.dumps({"source": text, "translation": r["translation"], "score": r["score"],
-                              "normalized_score": r["normalized_score"], "nbest": r["nbest"]},
-                             ensure_ascii=False))
-        elif args.nbest > 1:
-            for rank, h in enumerate(r["nbest"], 1):
-                print(f"{rank}\t{h['normalized_score']:.4f}\t{h['translation']}")
-        else:
-            print(r["translation"])
-    if args.attention:
-        written = write_attention(model, texts, results, Path(args.attention), args.layer, args.head)
-        print(f"attention written to {', '.join(map(str, written))}", file=sys.stderr)
-    return 0
-
-
-def write_attention(model: Translator, texts: list[str], results: list[dict[str, Any]], path: Path,
-                    layer: int | None, head: int | None) -> list[Path]:
-    from seqlab.attention_view import attention_html, heatmap_png, map_choices, select_map
-
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".html", ".htm"):
-        raise SeqlabError(f"--attention {path}: write a .png heatmap or an .html page")
-    sentences = []
-    for text, r in zip(texts, results, strict=True):
-        src_tokens, tgt_tokens, maps = model.attention_maps(text, r["tgt_ids"])
-        sentences.append({"input": text, "translation": r["translation"], "source": src_tokens,
-                          "target": tgt_tokens, "maps": maps})
-    if suffix == ".png":
-        paths = [path] if len(sentences) == 1 else [path.with_name(f"{path.stem}-{i}{path.suffix}")
-                                                    for i in range(1, len(sentences) + 1)]
-        for p, s in zip(paths, sentences, strict=True):
-            weights, label = select_map(s["maps"], layer, head)
-            heatmap_png([display_token(t) for t in s["source"]], [display_token(t) for t in s["target"]],
-                        weights, p, title=f"{s['translation']}\n({label})")
-        return paths
-    attention_html([{"input": s["input"], "translation": s["translation"],
-                     "source": [display_token(t) for t in s["source"]],
-                     "target": [display_token(t) for t in s["target"]],
-                     "maps": map_choices(s["maps"]), "default": select_map(s["maps"], layer, head)[1]}
-                    for s in sentences], path, title=f"seqlab attention: {model.model_dir.name}")
-    return [path]
-
-
-def add_commands(subparsers) -> None:
-    from seqlab.cli import options_among_texts
-
-    p = subparsers.add_parser("translate", help="translate sentences (arguments, --file, or standard input)")
-    p.add_argument("model_dir")
-    p.add_argument("texts", nargs="*")
-    p.add_argument("--file", default=None, help="one sentence per line")
-    p.add_argument("--beam", type=int, default=None, help="beam size (default: the model's, 1 = greedy)")
-    p.add_argument("--nbest", type=int, default=1, help="show the n best translations (needs --beam >= n)")
-    p.add_argument("--length-penalty", type=float, default=None, help="GNMT alpha (default: the model's)")
-    p.add_argument("--max-len-ratio", type=float, default=None, help="at most ratio x source length (+ extra)")
-    p.add_argument("--unk-replace", action="store_true", help="copy the most-attended source piece for <unk>")
-    p.add_argument("--json", action="store_true", help="JSON lines with scores and the n best")
-    p.add_argument("--attention", default=None, metavar="OUT.png|OUT.html",
-                   help="heatmap (png) or an interactive page (html) of the cross-attention")
-    p.add_argument("--layer", type=int, default=None, help="transformer layer to show (1..L; default the last)")
-    p.add_argument("--head", type=int, default=None, help="head to show (1..h; default the average of the heads)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="cpu")
-    p.set_defaults(func=cmd_translate)
-    options_among_texts(p)
-
-
-def add_evaluate_options(parser) -> None:
-    parser.add_argument("--beam", type=int, default=None, help="beam size (default: the model's; 1 is greedy)")
-
-
-def format_report(report: dict[str, Any]) -> str:
-    lines = [f"BLEU {report['bleu']:.2f}   chrF {report['chrf']:.2f}   perplexity {report['perplexity']:.2f}   "
-             f"({report['pairs']:,} pairs of {report['data']} {report['split']}, beam {report['beam']}, "
-             f"{report['sentences_per_s']:.1f} sentences/s)", f"sacreBLEU {report['signature']}"]
-    if "valid_perplexity" in report:
-        lines.append(f"validation perplexity at the best checkpoint: {report['valid_perplexity']:.2f}")
-    return "\n".join(lines)
-
-
-register_task(TaskSpec(name="translate", description="translation between two languages (Multi30k, eng-fra, ...)",
-                       schema=SCHEMA, train=train, load=load, evaluate=evaluate, add_commands=add_commands,
-                       add_evaluate_options=add_evaluate_options, format_report=format_report))

@@ -1,4 +1,4 @@
-"""Text classification: data -> pipeline -> model -> loss, validation, saving, prediction.
+"""Text classification, the recipe: data -> pipeline -> model -> loss, validation, saving.
 
 Binary tasks use one logit and BCE-with-logits; multi-class tasks use
 cross-entropy over one logit per class. Text is tokenised once per
@@ -7,10 +7,7 @@ cross-entropy over one logit per class. Text is tokenised once per
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,24 +21,22 @@ import torch.nn.functional as F
 from seqlab.config import TaskConfigSchema
 from seqlab.data.batching import bucket_batches, pad_batch
 from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
-from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, check_labels, load_split, load_train_valid
+from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, check_labels, load_train_valid
 from seqlab.errors import SeqlabError
 from seqlab.metrics import classification_report
-from seqlab.modeldir import load_weights, read_json, read_model_config, save_model_dir
+from seqlab.modeldir import save_model_dir
 from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
 from seqlab.models.base import ClassifierModel
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
-from seqlab.tasks import classify_commands
-from seqlab.tasks.base import TaskSpec, register_task
+from seqlab.runtime import pick_device
 from seqlab.tasks.common import fit_task
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
-from seqlab.train import TrainableTask, TrainConfig, autocast_context, effective_precision, intra_op_threads, pick_device
+from seqlab.train import TrainableTask, TrainConfig
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
 PAD_MULTIPLE = 8  # batch widths rounded up to a multiple of 8: fewer kernel shapes to cache
-ENCODE_CHUNK = 1024  # texts a prediction worker encodes at a time
 
 
 @dataclass
@@ -128,37 +123,9 @@ def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipelin
             for s in texts_by_split}
 
 
-def _model_inputs(featurizer: Any, docs: list[np.ndarray]) -> list[np.ndarray]:
+def model_inputs(featurizer: Any, docs: list[np.ndarray]) -> list[np.ndarray]:
     """A model that reads more than word ids (a bag's hashed n-grams) derives them once here, not per epoch."""
     return featurizer(docs) if featurizer is not None else docs
-
-
-def encode_for_model(pipeline: Any, featurizer: Any, texts: list[str],
-                     with_tokens: bool) -> tuple[list[np.ndarray], list[list[str]] | None]:
-    """Texts -> the model's input arrays (and the tokens, for explanations): all the work before the model."""
-    if with_tokens:
-        ids, tokens = pipeline.encode_many(texts, with_tokens=True)
-    else:
-        ids, tokens = pipeline.encode_many(texts), None
-    return _model_inputs(featurizer, [np.asarray(i, dtype=np.int64) for i in ids]), tokens
-
-
-class _EncodedChunks(torch.utils.data.Dataset):
-    """Consecutive chunks of texts, encoded by :func:`encode_for_model` in DataLoader worker processes."""
-
-    def __init__(self, pipeline: Any, featurizer: Any, texts: list[str], with_tokens: bool) -> None:
-        self.pipeline, self.featurizer, self.texts, self.with_tokens = pipeline, featurizer, texts, with_tokens
-
-    def __len__(self) -> int:
-        return -(-len(self.texts) // ENCODE_CHUNK)
-
-    def __getitem__(self, index: int):
-        part = self.texts[index * ENCODE_CHUNK: (index + 1) * ENCODE_CHUNK]
-        return encode_for_model(self.pipeline, self.featurizer, part, self.with_tokens)
-
-
-def _as_is(item):
-    return item
 
 
 # ---------------------------------------------------------------------------- model building
@@ -261,7 +228,7 @@ class ClassifyTask(TrainableTask):
             self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
             docs = [encoded[split][i] for i in keep]
             self.stats[f"{split}_examples"] = len(docs)
-            self.inputs[split] = _model_inputs(self.model.featurizer, docs)
+            self.inputs[split] = model_inputs(self.model.featurizer, docs)
             self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
         if not self.inputs["train"]:
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
@@ -324,202 +291,3 @@ class ClassifyTask(TrainableTask):
 
 def train(config: ClassifyConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
     return fit_task(ClassifyTask(config, log), config, SCHEMA, out_dir, resume=resume, log=log)
-
-
-# ---------------------------------------------------------------------------- prediction
-class Classifier:
-    """A loaded classification model: ``predict`` texts, ``explain`` them, ``evaluate`` on data."""
-
-    task = "classify"
-
-    def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
-        """``precision="bf16"`` autocasts inference (about 2x faster for an LSTM on an AVX-512 BF16 CPU; on a CPU
-        without hardware bf16 it would be emulated and much slower, so it runs fp32 there, with a warning)."""
-        self.model_dir = Path(model_dir)
-        self.device = torch.device(device)
-        self.precision = effective_precision(self.device, precision, log=_warn)
-        meta = read_model_config(model_dir, expect_task="classify")
-        self.config: ClassifyConfig = SCHEMA.from_dict(meta["config"])
-        self.labels: list[str] = meta["labels"]
-        if self.config.model_name == "pretrained":
-            folder = self.model_dir / HF_FOLDER
-            self.pipeline: Any = HFTextPipeline(load_hf_tokenizer(str(folder)), self.config.text.max_len)
-            vocab_size, self.pad_id = len(self.pipeline.tokenizer), self.pipeline.pad_id
-            self.model: Any = build_model(self.config, vocab_size, num_outputs(self.labels), self.pad_id, str(folder))
-        else:
-            self.pipeline = TextPipeline.from_json(read_json(self.model_dir, TEXT_FILE))
-            vocab_size, self.pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id
-            self.model = build_model(self.config, vocab_size, num_outputs(self.labels), self.pad_id)
-        self.vocab_size = vocab_size
-        load_weights(self.model_dir, self.model)
-        self.model.to(self.device).eval()
-
-    def _workers(self, requested: int | None, count: int) -> int:
-        """Encoding processes: as asked; by default all cores (at most 4) for a model whose cost is in
-        reading the text (a bag), on inputs of several chunks; else none (encoding in this process)."""
-        if count < 2 * ENCODE_CHUNK:
-            return 0
-        if requested is None:
-            return min(4, os.cpu_count() or 1) if self.model.encode_bound else 0
-        return max(0, requested)
-
-    def _encoded(self, texts: list[str], with_tokens: bool, workers: int):
-        """``(first index, model inputs, tokens)`` for consecutive parts of ``texts``.
-
-        With workers, chunks are encoded in other processes (Python's tokenisation holds the
-        GIL) while this one runs the model on the chunks already done.
-        """
-        featurizer = self.model.featurizer
-        if workers < 1:
-            yield 0, *encode_for_model(self.pipeline, featurizer, list(texts), with_tokens)
-            return
-        chunks = _EncodedChunks(self.pipeline, featurizer, list(texts), with_tokens)
-        loader = torch.utils.data.DataLoader(chunks, batch_size=None, num_workers=workers, collate_fn=_as_is)
-        for index, (docs, tokens) in enumerate(loader):
-            yield index * ENCODE_CHUNK, docs, tokens
-
-    @torch.no_grad()
-    def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False, workers: int | None = None):
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("predict() takes a list of strings (one text: wrap it in a list)")
-        probs = torch.empty(len(texts), len(self.labels))
-        attention: list = [None] * len(texts)
-        all_tokens: list[list[str]] = []
-        workers = self._workers(workers, len(texts))
-        # one intra-op thread while workers keep the cores busy (OpenMP threads would spin against them), and
-        # for a bag, whose gathers gain nothing from threads (IMDB, 2 cores, 2 workers: 5,745 reviews/s with
-        # 1 thread, 4,951 with 2; no workers: 4,219 with 1 thread, 3,812 with 2)
-        one_thread = workers >= 1 or self.model.encode_bound
-        with intra_op_threads(1) if one_thread else contextlib.nullcontext():
-            for first, docs, tokens in self._encoded(texts, with_tokens, workers):
-                self._score(first, docs, tokens, batch_size, probs, attention)
-                all_tokens.extend(tokens or [])
-        return probs, attention, all_tokens if with_tokens else None
-
-    def _score(self, first: int, docs: list[np.ndarray], tokens: list[list[str]] | None, batch_size: int,
-               probs: torch.Tensor, attention: list) -> None:
-        """Run the model on encoded texts ``first, first + 1, ...``; fill their rows of ``probs``/``attention``."""
-        lengths = np.array([len(d) for d in docs])
-        for batch in bucket_batches(lengths, batch_size=batch_size):
-            ids, lens = pad_batch([docs[i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
-            with autocast_context(self.device, self.precision):
-                out = self.model(ids.to(self.device), lens.to(self.device))
-            p = probabilities(out.logits).cpu()
-            if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
-                p[lens.eq(0)] = 1.0 / len(self.labels)
-            probs[torch.tensor(batch) + first] = p
-            if out.attention is not None and tokens is not None:
-                for row, i in enumerate(batch):
-                    attention[first + i] = out.attention[row, : len(tokens[i])].float().cpu().tolist()
-
-    def predict(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
-        """One ``{"label", "confidence", "probabilities"}`` per text, in input order.
-
-        Empty or whitespace-only texts are defined: uniform probabilities, the first label.
-        ``workers``: processes that tokenise in parallel on large inputs (0: none; default: all cores
-        for bag models, whose speed is the tokeniser's, none for the others).
-        """
-        probs, _, _ = self._run(texts, batch_size, workers=workers)
-        best = probs.argmax(-1).tolist()
-        return [{"label": self.labels[b], "confidence": p[b], "probabilities": dict(zip(self.labels, p, strict=True))}
-                for p, b in zip(probs.tolist(), best, strict=True)]
-
-    def explain(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
-        """Predictions plus why: ``contributions`` (word or n-gram, signed score for the predicted label),
-        ``token_scores`` (one per token, in order), ``method`` ("linear": exact, the scores and ``bias`` sum to
-        ``logit``; "integrated gradients" otherwise), and ``attention`` weights where the model pools with attention."""
-        from seqlab.tasks.classify_explain import bag_contributions, integrated_gradients
-
-        probs, attention, tokens = self._run(texts, batch_size, with_tokens=True, workers=workers)
-        out = []
-        binary = len(self.labels) == 2  # one logit, for the second label
-        for i, p in enumerate(probs):
-            b = int(p.argmax())
-            column, sign = (0, 1.0 if b == 1 else -1.0) if binary else (b, 1.0)
-            result: dict[str, Any] = {"label": self.labels[b], "confidence": float(p[b]), "tokens": tokens[i],
-                                      "attention": attention[i]}
-            ids = np.asarray(self.pipeline.encode_many([texts[i]])[0], dtype=np.int64)
-            if self.model.explanation == "linear":
-                items, per_token, bias = bag_contributions(self.model, ids, tokens[i], column)
-                result.update(method="linear", bias=sign * bias, logit=sign * (bias + sum(s for _, s in items)),
-                              contributions=[(t, sign * s) for t, s in items],
-                              token_scores=[(t, sign * s) for t, s in per_token])
-            elif len(ids):
-                x = torch.as_tensor(ids)[None].to(self.device)
-                scores = integrated_gradients(self.model, x, torch.tensor([len(ids)], device=self.device),
-                                              column).tolist()
-                pairs = [(t, sign * s) for t, s in zip(tokens[i], scores, strict=False)]
-                result.update(method="integrated gradients", contributions=pairs, token_scores=pairs)
-            else:
-                result.update(method="integrated gradients", contributions=[], token_scores=[])
-            out.append(result)
-        return out
-
-    @property
-    def has_attention(self) -> bool:
-        return getattr(self.config.model, "pooling", "") == "attention"
-
-
-def _warn(message: str) -> None:
-    print(f"seqlab: {message}", file=sys.stderr)
-
-
-def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Classifier:
-    return Classifier(model_dir, device=device, precision=precision)
-
-
-def parse_label_map(text: str | None) -> dict[str, str]:
-    """``"0=neg,1=pos"`` -> {"0": "neg", "1": "pos"}."""
-    if not text:
-        return {}
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
-        raise SeqlabError(f"--label-map {text!r}: write DATA_LABEL=MODEL_LABEL pairs, e.g. 0=neg,1=pos")
-    return {a.strip(): b.strip() for a, b in pairs}
-
-
-def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
-             log=print) -> dict[str, Any]:
-    options = options or {}
-    cfg = predictor.config.data
-    # the validation carve-out is rebuilt with the fraction and seed it was made with
-    data_cfg = ClassifyDataConfig(data=data, text_column=options.get("text_column") or cfg.text_column,
-                                  label_column=options.get("label_column") or cfg.label_column,
-                                  valid_fraction=cfg.valid_fraction, split_seed=cfg.split_seed,
-                                  valid_data=cfg.valid_data if data == cfg.data else None)
-    if split == "valid" and data == cfg.data:
-        examples = load_train_valid(data_cfg)[1]  # the very validation split training used
-    elif Path(data).expanduser().is_file():
-        examples = load_split(data_cfg, "train")  # a file handed over is evaluated whole, whatever --split says
-        split = Path(data).name
-    else:
-        examples = load_split(data_cfg, split)
-    label_map = parse_label_map(options.get("label_map"))
-    if label_map:
-        examples = LabelledTexts(examples.texts, [label_map.get(lab, lab) for lab in examples.labels], examples.source)
-    unknown = sorted(set(examples.labels) - set(predictor.labels))
-    if unknown:
-        raise SeqlabError(f"{data} ({split}) has labels the model does not know: {', '.join(unknown[:5])} "
-                          f"(model labels: {', '.join(predictor.labels)}); if they only differ in name, map them "
-                          f"with --label-map {','.join(f'{u}={m}' for u, m in zip(unknown, predictor.labels, strict=False))}")
-    started = time.monotonic()
-    predictions = predictor.predict(examples.texts, batch_size=options.get("batch_size") or 256,
-                                    workers=options.get("workers"))
-    seconds = time.monotonic() - started
-    index = {lab: i for i, lab in enumerate(predictor.labels)}
-    report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
-                                   predictor.labels)
-    report.update({"data": data, "split": split, "seconds": seconds, "examples_per_s": len(examples) / max(seconds, 1e-9)})
-    from seqlab.plots import confusion_matrix
-
-    png = Path(options.get("confusion") or predictor.model_dir / f"confusion-{split}.png")
-    confusion_matrix(report["confusion"], report["labels"], png)
-    report["confusion_png"] = str(png)
-    return report
-
-
-register_task(TaskSpec(name="classify", description="text classification (sentiment, topics, ...)",
-                       schema=SCHEMA, train=train, load=load, evaluate=evaluate,
-                       add_commands=classify_commands.add_commands,
-                       add_evaluate_options=classify_commands.add_evaluate_options,
-                       format_report=classify_commands.format_report))

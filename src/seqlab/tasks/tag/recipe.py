@@ -51,11 +51,11 @@ from seqlab.modeldir import save_model_dir
 from seqlab.models.embeddings import FixedVectorsEmbedding
 from seqlab.models.pretrained_tagger import PretrainedTagger, PretrainedTaggerConfig, SubwordFeatures
 from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
-from seqlab.tasks.base import register_task_with_front_end
+from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
-from seqlab.train import TrainableTask, TrainConfig, parse_minutes, pick_device
+from seqlab.train import TrainableTask, TrainConfig, parse_minutes
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -584,13 +584,3 @@ class TagTask(TrainableTask):
 def train(config: TagConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
     task = TagTask(config, log, fixed_vocab=resumed_json(out_dir, TEXT_FILE, resume))
     return fit_task(task, config, SCHEMA, out_dir, resume=resume, log=log)
-
-
-def _register() -> None:
-    from seqlab.tasks import tag_predictor
-
-    register_task_with_front_end("tag", "sequence tagging (named entities, part of speech, chunks)", SCHEMA, train,
-                                 tag_predictor)
-
-
-_register()

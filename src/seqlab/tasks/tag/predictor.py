@@ -8,20 +8,17 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from seqlab.data.conll import TaggedSentences, load_split, read_conll, split_words
 from seqlab.data.splits import split_names
 from seqlab.errors import SeqlabError
-from seqlab.metrics import format_span_report, span_report
+from seqlab.inference import Predictor, timed, with_valid_metric
+from seqlab.metrics import span_report
 from seqlab.modeldir import read_json
-from seqlab.tasks.common import read_model_dir, restore_weights, training_metrics
-from seqlab.tasks.tag import (
+from seqlab.runtime import Timer
+from seqlab.tasks.tag.recipe import (
     EVAL_BATCH,
     HF_FOLDER,
     INTERNAL_SCHEME,
@@ -37,25 +34,23 @@ from seqlab.tasks.tag import (
     to_scheme,
 )
 from seqlab.text.tagging import OUTSIDE, normalize_scheme, spans, split_tag
-from seqlab.train import autocast_context, effective_precision
 
 DEFAULT_BATCH = 64  # sentences per batch when tagging
 
 
-class Tagger:
+class Tagger(Predictor):
     """A loaded sequence tagger: ``tag`` raw texts, ``tag_tokens`` pre-tokenised sentences."""
 
     task = "tag"
+    schema = SCHEMA
+    config: TagConfig
 
     def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
-        loaded = read_model_dir(model_dir, "tag", SCHEMA, device)
-        self.model_dir, self.device = loaded.model_dir, loaded.device
-        self.config: TagConfig = loaded.config
-        self.precision = effective_precision(self.device, precision, log=_warn)
+        super().__init__(model_dir, device, precision)
         self.vocab = TagVocab.from_json(read_json(self.model_dir, TEXT_FILE))
         hf = str(self.model_dir / HF_FOLDER) if model_input(self.config) == "subwords" else None
         self.features = make_features(self.config, self.vocab, hf)
-        self.model = restore_weights(loaded, build_model(self.config, self.vocab, hf_config_dir=hf))
+        self.model = self.restore(build_model(self.config, self.vocab, hf_config_dir=hf))
 
     @property
     def scheme(self) -> str:
@@ -73,7 +68,7 @@ class Tagger:
         """Each sentence's model tags (BIOES for entities) and, when asked, each tag's confidence."""
         items = self.features.encode(sentences)
         ids, conf = predict_items(self.model, self.features, items, self.device, confidences=confidences,
-                                  batch_size=batch_size, autocast=lambda: autocast_context(self.device, self.precision))
+                                  batch_size=batch_size, autocast=self.autocast)
         return [[self.labels[i] for i in sent] for sent in ids], conf
 
     def _results(self, sentences: list[list[str]], batch_size: int) -> list[tuple[list[str], list[tuple], list[float]]]:
@@ -121,21 +116,10 @@ class Tagger:
         return out
 
 
-def _warn(message: str) -> None:
-    print(f"seqlab: {message}", file=sys.stderr)
-
-
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Tagger:
     return Tagger(model_dir, device=device, precision=precision)
 
 
-# ---------------------------------------------------------------------------- evaluation
-def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tag-column", default=None, help="the tag column: ner | pos | chunk | an index (default: the "
-                                                           "model's)")
-    parser.add_argument("--word-column", type=int, default=None, help="the word column's index (default: the model's)")
-    parser.add_argument("--scheme", default=None, help="the scheme of the data's tags: iob1 | bio | bioes | none "
-                                                       "(default: detected, else the model's)")
 
 
 def eval_split(predictor: Tagger, data: str, split: str, options: dict[str, Any]) -> TaggedSentences:
@@ -169,20 +153,16 @@ def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict
         what = "plain tags (scheme none)" if predictor.scheme == "none" else f"entity tags ({predictor.scheme})"
         raise SeqlabError(f"the model predicts {what}, but the tags of {data} read as {scheme}; "
                           "choose the column with --tag-column (or the scheme with --scheme)")
-    started = time.monotonic()
-    labels, _ = predictor.predict(gold.words, batch_size=options.get("batch_size") or EVAL_BATCH, confidences=False)
-    seconds = time.monotonic() - started
+    with Timer() as timer:
+        labels, _ = predictor.predict(gold.words, batch_size=options.get("batch_size") or EVAL_BATCH, confidences=False)
     pred = [to_scheme(tags, scheme) for tags in labels]
     report = span_report(gold.tags, pred, scheme)
-    report.update({"data": data, "split": split, "model_scheme": predictor.scheme, "seconds": seconds,
-                   "sentences_per_s": len(gold) / max(seconds, 1e-9)})
+    report.update({"data": data, "split": split, "model_scheme": predictor.scheme})
+    timed(report, timer, len(gold), "sentences")
     unknown = sorted(_kinds(gold.tags, scheme) - _kinds([predictor.labels], predictor.scheme))
     if unknown:
         report["tags_the_model_does_not_know"] = unknown
-    valid = training_metrics(predictor.model_dir).get("valid", {})
-    if "f1" in valid:
-        report["valid_f1"] = valid["f1"]
-    return report
+    return with_valid_metric(report, predictor, "f1")
 
 
 def _kinds(tags: list[list[str]], scheme: str) -> set[str]:
@@ -190,62 +170,3 @@ def _kinds(tags: list[list[str]], scheme: str) -> set[str]:
     if scheme == "none":
         return {t for sent in tags for t in sent}
     return {split_tag(t)[1] for sent in tags for t in sent if t != OUTSIDE}
-
-
-def format_report(report: dict[str, Any]) -> str:
-    unit = "token accuracy" if report["scheme"] == "none" else "entity spans counted as conlleval counts"
-    lines = [f"{report['data']} {report['split']}: {report['sentences']:,} sentences, tags in {report['scheme']} ({unit})",
-             format_span_report(report)]
-    if report.get("tags_the_model_does_not_know"):
-        lines.append(f"\nnote: tags the model never predicts: {', '.join(report['tags_the_model_does_not_know'][:10])}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- the ``seqlab tag`` command
-def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.cli import read_inputs
-    from seqlab.tasks.base import load_model
-
-    model = load_model(args.model_dir, device=args.device, expect_task="tag", command="tag", precision=args.precision)
-    texts = read_inputs(args)
-    if not any(t.strip() for t in texts):
-        raise SeqlabError("nothing to tag: the input is empty")
-    if args.batch_size < 1:
-        raise SeqlabError("--batch-size must be at least 1")
-    results = model.tag(texts, batch_size=args.batch_size)
-    fmt = "json" if args.json else args.format
-    for text, result in zip(texts, results, strict=True):
-        if fmt == "json":
-            print(json.dumps({"text": text, **result}, ensure_ascii=False))
-        elif fmt == "conll":  # token-per-line in the data's scheme, a blank line after each sentence
-            for word, tag in zip(result["tokens"], result["tags"], strict=True):
-                print(f"{word} {tag}")
-            print()
-        elif model.scheme == "none":
-            print(" ".join(f"{w}/{t}" for w, t in zip(result["tokens"], result["tags"], strict=True)))
-        else:
-            print(text)
-            for e in result["entities"]:
-                print(f"  {e['type']:<8} {e['start']:>5}-{e['end']:<5} {e['confidence']:.3f}  {e['text']}")
-            if not result["entities"]:
-                print("  (no entities)")
-    return 0
-
-
-def add_commands(subparsers) -> None:
-    from seqlab.cli import options_among_texts
-
-    p = subparsers.add_parser("tag", help="tag texts with a sequence tagger: entities with character offsets and "
-                                          "confidences (arguments, --file, or standard input)")
-    p.add_argument("model_dir")
-    p.add_argument("texts", nargs="*", help="texts to tag (raw text: punctuation is split off as in CoNLL)")
-    p.add_argument("--file", default=None, help="one text per line")
-    p.add_argument("--format", default="text", choices=["text", "conll", "json"],
-                   help="text: entities with type, character offsets and confidence; conll: one 'WORD TAG' line per "
-                        "token in the training data's scheme; json: JSON lines")
-    p.add_argument("--json", action="store_true", help="JSON lines: entities, tokens and tags (= --format json)")
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="sentences per batch")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    p.set_defaults(func=cmd_tag)
-    options_among_texts(p)

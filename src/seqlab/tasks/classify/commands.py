@@ -11,7 +11,7 @@ WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all c
 
 
 def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.cli import read_inputs
+    from seqlab.commandline import read_inputs
     from seqlab.tasks.base import load_model
 
     model = load_model(args.model_dir, device=args.device, expect_task="classify", command="predict",
@@ -33,7 +33,7 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
     if args.html:
         from pathlib import Path
 
-        from seqlab.tasks.classify_explain import explanation_html
+        from seqlab.tasks.classify.explain import explanation_html
 
         explanation_html(results, Path(args.html))
         print(f"explanations written to {args.html}", file=sys.stderr)
@@ -41,7 +41,7 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def add_commands(subparsers) -> None:
-    from seqlab.cli import options_among_texts
+    from seqlab.commandline import options_among_texts
 
     pr = subparsers.add_parser("predict", help="classify texts (arguments, --file, or standard input)")
     pr.add_argument("model_dir")

@@ -31,10 +31,10 @@ from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
 from seqlab.models.lm import LANGUAGE_MODELS
-from seqlab.tasks.base import register_task_with_front_end
+from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import TrainableTask, TrainConfig, parse_minutes, pick_device
+from seqlab.train import TrainableTask, TrainConfig, parse_minutes
 
 TEXT_FILE = "text.json"
 EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
@@ -281,13 +281,3 @@ class LMTask(TrainableTask):
 def train(config: LMConfig, out_dir: Path, *, resume: bool = False, log=print) -> dict[str, Any]:
     task = LMTask(config, log, fixed_tokenizer=resumed_json(out_dir, TEXT_FILE, resume))
     return fit_task(task, config, SCHEMA, out_dir, resume=resume, log=log)
-
-
-def _register() -> None:
-    from seqlab.tasks import lm_predictor
-
-    register_task_with_front_end("lm", "language models (WikiText-2 or your own text): perplexity, generation",
-                                 SCHEMA, train, lm_predictor)
-
-
-_register()
