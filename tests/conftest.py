@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated corpora, and the real-data location."""
+"""Shared fixtures: small generated corpora, the real-data location, and a polling wait for other threads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import csv
 import json
 import os
 import random
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import torch
@@ -15,6 +18,26 @@ REPO = Path(__file__).resolve().parents[1]
 POSITIVE = "great wonderful superb moving brilliant delightful excellent charming".split()
 NEGATIVE = "awful boring terrible dull dreadful clumsy tedious poor".split()
 NEUTRAL = "the film movie plot actor story scene camera was is a and of it this".split()
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01,
+               message: str = "the condition") -> T:
+    """Poll ``predicate`` until it returns something true, and return that; fail after ``timeout`` seconds.
+
+    The way to wait for another thread or process, instead of sleeping for a guessed time: it returns as soon as
+    the thing has happened, and its timeout only catches a hang, so it can be generous (a busy machine is slow,
+    never wrong).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout} s for {message}")
+        time.sleep(interval)
 
 
 def make_reviews(n: int, seed: int = 0, classes: tuple[str, ...] = ("neg", "pos")) -> list[tuple[str, str]]:

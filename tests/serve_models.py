@@ -227,4 +227,12 @@ class SlowClassifier:
         return out
 
     def explain(self, texts: list[str], batch_size: int = 64) -> list[dict]:
-        return [{**r, "tokens": t.split(), "attention": None} for r, t in zip(self.predict(texts), texts, strict=True)]
+        """As the real one: label and confidence (no probabilities), tokens, a score per token for the label
+        ("good" +0.5 and "bad" -0.5 for "pos"; the other way round for "neg"), the method, no attention."""
+        out = []
+        for r, text in zip(self.predict(texts, batch_size), texts, strict=True):
+            sign = 1.0 if r["label"] == "pos" else -1.0
+            scores = [(w, sign * (0.5 if w == "good" else -0.5 if w == "bad" else 0.0)) for w in text.split()]
+            out.append({"label": r["label"], "confidence": r["confidence"], "tokens": text.split(),
+                        "token_scores": scores, "contributions": scores, "method": "linear", "attention": None})
+        return out

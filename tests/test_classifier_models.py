@@ -23,7 +23,7 @@ def check_forward_backward(model, num_outputs):
 
 
 @pytest.mark.parametrize("ngrams", [1, 2, 3])
-def test_bagcheck_forward_backward(ngrams):
+def test_bag_forward_backward_and_ngram_features_after_the_words(ngrams):
     model = BagClassifier(BagConfig(emb_size=8, ngrams=ngrams, buckets=100), VOCAB, 3)
     check_forward_backward(model, 3)
     features = model.features(np.array([3, 4, 5]))
@@ -32,7 +32,7 @@ def test_bagcheck_forward_backward(ngrams):
 
 
 @pytest.mark.parametrize("outputs", [1, 3])
-def test_nb_bagcheck_forward_backward(outputs):
+def test_nb_weighted_bag_forward_backward(outputs):
     model = BagClassifier(BagConfig(ngrams=2, buckets=100, weighting="nb"), VOCAB, outputs)
     model.fit_statistics([np.array([3, 4]), np.array([8, 9]), np.array([10])], torch.tensor([0, 1, 2]) % max(2, outputs))
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_nb_ratios_by_hand_and_binarised_documents():
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("pooling", ["attention", "final", "mean", "max"])
-def test_rnn_variantscheck_forward_backward(cell, pooling):
+def test_rnn_forward_backward_for_every_cell_and_pooling_and_no_attention_on_padding(cell, pooling):
     torch.manual_seed(0)
     model = RNNClassifier(RNNConfig(emb_size=8, hidden_size=6, layers=2, cell=cell, pooling=pooling), VOCAB, 1)
     out = check_forward_backward(model, 1)
@@ -71,7 +71,7 @@ def test_rnn_variantscheck_forward_backward(cell, pooling):
 
 
 @pytest.mark.parametrize("pooling", ["mean", "cls", "attention"])
-def test_transformercheck_forward_backward(pooling):
+def test_transformer_forward_backward_for_every_pooling_and_attention_only_when_pooled_by_it(pooling):
     torch.manual_seed(0)
     model = TransformerClassifier(TransformerConfig(d_model=16, heads=2, layers=2, ff_size=32, pooling=pooling),
                                   VOCAB, 2)

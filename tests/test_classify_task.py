@@ -81,10 +81,18 @@ def test_worker_processes_give_the_same_predictions_and_explanations(tmp_path, r
     monkeypatch.setattr("seqlab.tasks.classify.predictor.ENCODE_CHUNK", 7)  # many small chunks, the last one short
     clf = seqlab.load(out)
     texts = [text for text, _ in make_reviews(40, seed=5)] + ["", "superb"]
-    threads = torch.get_num_threads()
     alone = clf.predict(texts, batch_size=8, workers=0)
-    parallel = clf.predict(texts, batch_size=8, workers=2)  # other batches: equal up to float rounding
-    assert torch.get_num_threads() == threads  # prediction runs on one thread meanwhile, then gives them back
+    seen: list[int] = []  # the intra-op threads of each model call
+    hook = clf.model.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)  # not the conftest's 1, which a missing restore would leave behind unseen
+    try:
+        parallel = clf.predict(texts, batch_size=8, workers=2)  # other batches: equal up to float rounding
+        assert seen and set(seen) == {1}  # prediction runs on one thread meanwhile (pytest runs it on the main thread)
+        assert torch.get_num_threads() == 3  # then gives them back
+    finally:
+        torch.set_num_threads(threads)
+        hook.remove()
     assert [p["label"] for p in parallel] == [p["label"] for p in alone]
     assert [p["confidence"] for p in parallel] == pytest.approx([p["confidence"] for p in alone], abs=1e-5)
     assert clf._workers(None, len(texts)) == (min(4, os.cpu_count() or 1) if model == "bag" else 0)
@@ -95,6 +103,7 @@ def test_worker_processes_give_the_same_predictions_and_explanations(tmp_path, r
             assert e["attention"] == pytest.approx(x["attention"], abs=1e-5)
 
 
+@pytest.mark.slow  # trains three times
 def test_resume_continues_exactly(tmp_path, reviews_csv):
     """2 epochs straight == 1 epoch, stop, resume for the 2nd (weights, RNG, optimizer all restored)."""
     settings = {"model": "rnn", "emb_size": 8, "hidden_size": 8, "patience": None}
@@ -110,6 +119,7 @@ def test_resume_continues_exactly(tmp_path, reviews_csv):
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
 
 
+@pytest.mark.slow  # trains twice
 def test_refuses_to_overwrite_and_resume_without_checkpoint(tmp_path, reviews_csv):
     out = tmp_path / "m"
     _train(reviews_csv, out, model="bag", buckets=1000, epochs=1)

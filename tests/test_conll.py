@@ -117,6 +117,7 @@ def test_conll2003_resolves_under_seqlab_data(tmp_path, monkeypatch):
     assert load_split("conll2003", "train", tag_column="pos").scheme == "none"
 
 
+@pytest.mark.real_data
 def test_real_conll2003(monkeypatch):
     """The shared CoNLL-2003 files: sentence and token counts of the shared-task paper (runs, never skips, in CI)."""
     root = shared_data()

@@ -105,6 +105,7 @@ def test_beam_one_is_greedy_on_random_models(arch: str) -> None:
     assert_same(greedy, beam, scores_tol=0.0)
 
 
+@pytest.mark.slow  # trains the module's reversal models first (~1 s)
 @pytest.mark.parametrize("arch", list(NEW))
 def test_beam_one_is_greedy_on_trained_models(arch: str, trained) -> None:
     src, lengths = sources(16, seed=1)
@@ -113,6 +114,7 @@ def test_beam_one_is_greedy_on_trained_models(arch: str, trained) -> None:
     assert_same(greedy, beam, scores_tol=0.0)
 
 
+@pytest.mark.slow  # trains the module's reversal models first (~1 s)
 @pytest.mark.parametrize("arch", list(NEW))
 def test_batched_equals_one_by_one(arch: str, trained) -> None:
     model = trained[arch]
@@ -177,6 +179,7 @@ def test_beam_finds_what_greedy_misses() -> None:
     assert beam.attention[1][0].shape == (1, 2) and torch.allclose(beam.attention[1][0], torch.tensor([[0.5, 0.5]]))
 
 
+@pytest.mark.slow  # trains the module's reversal models first (~1 s)
 @pytest.mark.parametrize("arch", list(NEW))
 def test_beam_never_worse_than_greedy_on_trained_models(arch: str, trained) -> None:
     model = trained[arch]
@@ -187,6 +190,7 @@ def test_beam_never_worse_than_greedy_on_trained_models(arch: str, trained) -> N
         assert b[0] >= g[0] - 1e-5
 
 
+@pytest.mark.slow  # trains the module's reversal models first (~1 s)
 def test_trained_model_mostly_reverses(trained) -> None:
     src, lengths = sources(32, seed=4)
     hyps = beam_search(trained["rnn"], src, lengths, SOS, EOS, beam_size=3)
@@ -213,6 +217,7 @@ def test_max_length(arch: str) -> None:
         assert [s[0] for s in empty.scores] == pytest.approx(eos_log_prob.tolist(), abs=1e-5)
 
 
+@pytest.mark.slow  # trains the module's reversal models first (~1 s)
 def test_nbest_sorted_and_normalised(trained) -> None:
     src, lengths = sources(8, seed=6)
     alpha = 0.6

@@ -347,6 +347,7 @@ def test_bad_training_text(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains a classifier first
 def test_generate_refuses_a_classifier(tmp_path, reviews_csv, capsys):
     out = tmp_path / "clf"
     seqlab.train("classify", out, data=str(reviews_csv), text_column="review", label_column="sentiment", model="bag",
@@ -355,6 +356,7 @@ def test_generate_refuses_a_classifier(tmp_path, reviews_csv, capsys):
     assert "'generate' needs a 'lm' model" in capsys.readouterr().err
 
 
+@pytest.mark.real_data
 def test_wikitext2_counts_match_the_reference(monkeypatch):
     """The real data: every WikiText-2 type in the vocabulary and the token counts of the reference LM code."""
     from conftest import shared_data

@@ -11,6 +11,7 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.mark.slow  # fine-tunes MiniLM
 def test_minilm_fine_tunes_saves_and_reloads(tmp_path, reviews_csv):
     out = tmp_path / "minilm"
     summary = seqlab.train("classify", out, data=str(reviews_csv), text_column="review", label_column="sentiment",

@@ -6,6 +6,8 @@ from conftest import shared_data
 import seqlab
 from seqlab.data.classification import ClassifyDataConfig, load_split, load_train_valid
 
+pytestmark = pytest.mark.real_data
+
 
 @pytest.fixture
 def data_root(monkeypatch):
@@ -30,6 +32,7 @@ def _duplicates(texts):
     return dup
 
 
+@pytest.mark.slow
 def test_imdb_bag_learns_on_a_subset(data_root, tmp_path):
     """3,000 real reviews, one minute budget: a bigram bag must beat chance clearly."""
     out = tmp_path / "imdb-bag"

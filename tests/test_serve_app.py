@@ -5,8 +5,12 @@ streamed generation as Server-Sent Events, the OpenAPI schema, the page, and /me
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from html.parser import HTMLParser
+from importlib.resources import files
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +19,14 @@ from fastapi.testclient import TestClient  # noqa: E402
 from serve_models import FakeLM, FakeTagger, SlowClassifier, bag_dir, metric, rnn_dir, translator_dir  # noqa: E402
 
 import seqlab  # noqa: E402
+from seqlab.serve import page as page_module  # noqa: E402
 from seqlab.serve.app import create_app  # noqa: E402
 from seqlab.serve.limits import ServeLimits  # noqa: E402
 from seqlab.serve.loading import load_models, served  # noqa: E402
+from seqlab.serve.page import TASK_SCRIPTS, page_html, task_scripts  # noqa: E402
+from seqlab.tasks.base import TASKS, TaskSpec, register_task, unregister_task  # noqa: E402
+
+pytestmark = pytest.mark.serve
 
 REVIEWS = ["A wonderful superb film.", "Dull and tedious plot, awful acting.", "the movie was a film", ""]
 LIMITS = ServeLimits(max_texts=8, max_chars=500, max_body=8192, max_wait_ms=2)
@@ -36,6 +45,7 @@ def client(models):
 
 
 # ---------------------------------------------------------------------------- health, models, docs, page
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_health_ready_and_the_model_list(client):
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"ready": True, "models": ["bag", "rnn", "de-en", "tagger", "lm"]}
@@ -52,6 +62,7 @@ def test_health_ready_and_the_model_list(client):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_model"
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_openapi_schema_documents_every_task_route(client):
     schema = client.get("/openapi.json").json()
     for route in ("classify", "translate", "tag", "generate"):
@@ -60,17 +71,85 @@ def test_openapi_schema_documents_every_task_route(client):
     assert client.get("/docs").status_code == 200
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_the_page_is_one_self_contained_file(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "attention-data" in html and "mouseenter" in html  # the translation task's attention view, imported
-    assert "/*ATTENTION" not in html  # every placeholder was filled
+    assert "/*ATTENTION" not in html and TASK_SCRIPTS not in html  # every placeholder was filled
     for needle in ("http://", "https://", " src=", "<link"):  # nothing fetched from anywhere
         assert needle not in html, needle
 
 
+class _Scripts(HTMLParser):
+    """The text of each <script data-task=...> element, as a browser splits the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.task: str | None = None
+        self.found: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.task = dict(attrs).get("data-task")
+
+    def handle_data(self, data):
+        if self.task is not None:
+            self.found[self.task] = self.found.get(self.task, "") + data
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.task = None
+
+
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
+def test_the_page_holds_each_registered_tasks_part(client):
+    parser = _Scripts()
+    parser.feed(client.get("/").text)
+    with_part = [name for name, spec in TASKS.items() if files(spec.package).joinpath("page.js").is_file()]
+    assert sorted(with_part) == sorted(parser.found) and {"classify", "translate", "tag", "lm"} <= set(with_part)
+    for name, script in task_scripts().items():
+        assert parser.found[name].strip() == script.strip(), name  # whole: nothing in it ended its element early
+        assert f"seqlab.register('{name}'" in script
+
+
+def test_the_server_names_no_task():
+    """Adding a task adds only its own folder: nothing under seqlab/serve/ knows one by name (a short name counts
+    when quoted, as in ``grep -rn 'classify\\|translate\\|"tag"\\|"lm"' src/seqlab/serve``)."""
+    serve = Path(page_module.__file__).parent
+    pattern = re.compile("|".join(re.escape(n) if len(n) > 4 else f"[\"']{re.escape(n)}[\"']" for n in TASKS))
+    found = [f"{path.name}:{number}: {line.strip()}" for path in sorted(serve.rglob("*")) if path.is_file()
+             and path.suffix in (".py", ".html", ".js")
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert found == []
+
+
+def test_a_new_tasks_page_js_is_on_the_page(tmp_path, monkeypatch):
+    """A task's part of the page is found through the registry: a toy task's own page.js, and nothing else."""
+    package = tmp_path / "toytask"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "page.js").write_text("seqlab.register('toy', {run: function () { return Promise.resolve(); }});\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    register_task(TaskSpec(name="toy", description="a toy", package="toytask", schema=None, train=None, load=None,
+                           evaluate=None))
+    page_html.cache_clear()
+    try:
+        html = page_html()
+        assert "<script data-task=\"toy\">\nseqlab.register('toy'" in html
+        (package / "page.js").write_text("var s = '</script><b>';\n")  # would end the page's script early
+        page_html.cache_clear()
+        with pytest.raises(RuntimeError, match="toy"):
+            page_html()
+    finally:
+        unregister_task("toy")
+        page_html.cache_clear()
+    assert "data-task=\"toy\"" not in page_html()
+
+
 # ---------------------------------------------------------------------------- classify
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_classify_matches_the_predictor(client):
     expected = seqlab.load(bag_dir()).predict(REVIEWS)
     answer = client.post("/v1/models/bag/classify", json={"texts": REVIEWS})
@@ -81,20 +160,56 @@ def test_classify_matches_the_predictor(client):
         assert got["label"] == want["label"]
         assert got["confidence"] == pytest.approx(want["confidence"], abs=1e-5)
         assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-5)
-        assert got["tokens"] is None and got["attention"] is None
+        assert got["tokens"] is None and got["attention"] is None  # no explanation unless asked
+        assert got["token_scores"] is None and got["method"] is None
 
 
-def test_classify_explain_returns_tokens_and_attention(client):
-    body = client.post("/v1/models/rnn/classify", json={"texts": ["a superb and wonderful movie"], "explain": True}).json()
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
+def test_classify_explain_returns_the_explanation_and_attention(client):
+    text = "a superb and wonderful movie"
+    body = client.post("/v1/models/rnn/classify", json={"texts": [text], "explain": True}).json()
     result = body["results"][0]
     assert result["label"] == "pos" and set(result["probabilities"]) == {"neg", "pos"}
     assert result["tokens"] == ["a", "superb", "and", "wonderful", "movie"]
     assert sum(result["attention"]) == pytest.approx(1.0, abs=1e-4)
-    plain = client.post("/v1/models/bag/classify", json={"texts": ["a superb movie"], "explain": True}).json()
-    assert plain["results"][0]["tokens"] == ["a", "superb", "movie"] and plain["results"][0]["attention"] is None
+    want = seqlab.load(rnn_dir()).explain([text])[0]  # the very explanation seqlab predict --explain gives
+    assert result["method"] == want["method"] == "integrated gradients"
+    assert result["token_scores"] == pytest.approx([s for _, s in want["token_scores"]], abs=1e-5)
+    assert result["confidence"] == pytest.approx(want["confidence"], abs=1e-6)
+
+
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
+def test_a_bag_models_explanation_is_its_exact_linear_contributions(client):
+    texts = ["a superb movie", "Dull and tedious plot, awful acting.", ""]
+    bag = seqlab.load(bag_dir())
+    body = client.post("/v1/models/bag/classify", json={"texts": texts, "explain": True}).json()
+    for got, want, plain in zip(body["results"], bag.explain(texts), bag.predict(texts), strict=True):
+        assert got["tokens"] == want["tokens"] and got["attention"] is None  # a bag does not pool with attention
+        assert got["method"] == "linear"
+        assert got["token_scores"] == pytest.approx([s for _, s in want["token_scores"]], abs=1e-6)
+        assert len(got["token_scores"]) == len(got["tokens"])
+        assert got["label"] == plain["label"] and got["probabilities"] == pytest.approx(plain["probabilities"], abs=1e-6)
+    assert body["results"][0]["tokens"] == ["a", "superb", "movie"]
+    superb = body["results"][0]["token_scores"][1]
+    assert body["results"][0]["label"] == "pos" and superb > 0  # it speaks for "pos"
+    assert body["results"][2]["tokens"] == [] and body["results"][2]["token_scores"] == []
+
+
+def test_explain_runs_the_model_once_for_two_labels():
+    model = SlowClassifier()
+    with TestClient(create_app([served("slow", model)], LIMITS)) as c:
+        model.calls.clear()  # warm-up
+        body = c.post("/v1/models/slow/classify", json={"texts": ["good film", "bad film"], "explain": True}).json()
+    assert model.calls == [["good film", "bad film"]]  # explain() alone: its confidence gives both probabilities
+    assert [r["label"] for r in body["results"]] == ["pos", "neg"]
+    assert body["results"][0]["probabilities"] == pytest.approx({"neg": 0.1, "pos": 0.9})
+    assert body["results"][1]["probabilities"] == pytest.approx({"neg": 0.8, "pos": 0.2})
+    assert [r["token_scores"] for r in body["results"]] == [[0.5, 0.0], [0.5, 0.0]]  # "bad" speaks for "neg"
+    assert body["results"][1]["tokens"] == ["bad", "film"] and body["results"][1]["method"] == "linear"
 
 
 # ---------------------------------------------------------------------------- translate
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_translate_matches_the_predictor_with_nbest_and_attention(client):
     texts = ["Hund rot spielt.", "Katze läuft."]
     want = seqlab.load(translator_dir()).translate_detailed(texts, beam=3, nbest=2)
@@ -109,12 +224,14 @@ def test_translate_matches_the_predictor_with_nbest_and_attention(client):
     assert plain["attention"] is None and plain["src_tokens"] is None and len(plain["nbest"]) == 1
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_nbest_above_the_beam_is_422(client):
     answer = client.post("/v1/models/de-en/translate", json={"texts": ["Ball."], "beam": 2, "nbest": 3})
     assert answer.status_code == 422 and "beam" in answer.json()["error"]["message"]
 
 
 # ---------------------------------------------------------------------------- tag, generate
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_tag_returns_entities_with_offsets(client):
     text = "Ada visited Paris with Alan"
     result = client.post("/v1/models/tagger/tag", json={"texts": [text, "nothing here"]}).json()["results"]
@@ -123,6 +240,7 @@ def test_tag_returns_entities_with_offsets(client):
     assert result[1]["entities"] == [] and result[1]["tags"] == ["O", "O"]
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_generate_answers_json_or_a_stream_of_events(client):
     options = {"prompt": "Once", "max_tokens": 4, "temperature": 0.7, "seed": 3}
     text = client.post("/v1/models/lm/generate", json=options).json()
@@ -135,6 +253,7 @@ def test_generate_answers_json_or_a_stream_of_events(client):
     assert events[-1][1] == {"text": text["text"]} and events[0][1]["prob"] == 0.5
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_generate_passes_only_the_options_asked_and_a_bad_prompt_is_422(models):
     lm = FakeLM()
     with TestClient(create_app([served("lm", lm)], LIMITS)) as c:
@@ -154,6 +273,7 @@ def parse_sse(stream: str) -> list[tuple[str, dict]]:
     return events
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_a_failure_mid_stream_is_an_error_event(models):
     with TestClient(create_app([served("lm", FakeLM(fail_after=2))], LIMITS)) as c:
         with c.stream("POST", "/v1/models/lm/generate", json={"prompt": "x", "max_tokens": 5, "stream": True}) as answer:
@@ -163,6 +283,7 @@ def test_a_failure_mid_stream_is_an_error_event(models):
 
 
 # ---------------------------------------------------------------------------- errors
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 @pytest.mark.parametrize("path,body,code", [
     ("/v1/models/de-en/classify", {"texts": ["x"]}, "wrong_task"),
     ("/v1/models/bag/translate", {"texts": ["x"]}, "wrong_task"),
@@ -175,6 +296,7 @@ def test_a_route_of_another_task_is_400(client, path, body, code):
     assert "/v1/models/" in answer.json()["error"]["message"]  # says which route to use instead
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 @pytest.mark.parametrize("body,code", [
     ({"texts": ["x"] * 9}, "too_many_texts"),
     ({"texts": ["x" * 501]}, "text_too_long"),
@@ -190,11 +312,13 @@ def test_invalid_requests_and_text_limits_are_422(client, body, code):
     assert error["code"] == code and error["message"]
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 @pytest.mark.parametrize("body", [{"texts": ["x"], "beam": 0}, {"texts": ["x"], "beam": 17}, {"texts": ["x"], "nbest": 0}])
 def test_out_of_range_options_are_422(client, body):
     assert client.post("/v1/models/de-en/translate", json=body).status_code == 422
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_bad_json_and_unknown_model_and_path(client):
     bad = client.post("/v1/models/bag/classify", content=b"{not json", headers={"content-type": "application/json"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
@@ -204,6 +328,7 @@ def test_bad_json_and_unknown_model_and_path(client):
     assert client.get("/v1/models/bag/classify").status_code == 405
 
 
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_a_body_over_the_limit_is_413_declared_or_streamed(client):
     big = json.dumps({"texts": ["x" * 400] * 30}).encode()
     answer = client.post("/v1/models/bag/classify", content=big, headers={"content-type": "application/json"})
@@ -264,6 +389,7 @@ def wait_for(condition, seconds: float = 10.0) -> None:
 
 
 # ---------------------------------------------------------------------------- API key
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_the_api_key_guards_every_route_but_health(models):
     with TestClient(create_app(models[:1], LIMITS, api_key="s3cret")) as c:
         good = {"Authorization": "Bearer s3cret"}
@@ -280,6 +406,7 @@ def test_the_api_key_guards_every_route_but_health(models):
 
 
 # ---------------------------------------------------------------------------- metrics
+@pytest.mark.slow  # the module's models train first (bag, RNN, translator: ~2 s)
 def test_metrics_count_what_was_sent(models):
     with TestClient(create_app(models[:1], LIMITS)) as c:
         for _ in range(3):

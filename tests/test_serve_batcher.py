@@ -11,15 +11,23 @@ import pytest
 
 from seqlab.serve.batcher import MicroBatcher, QueueFull, ShuttingDown  # needs no web framework
 
+pytestmark = pytest.mark.serve
+
 
 class Recorder:
-    """A 'model' that echoes ``(key, item)`` and records every batch it was called with."""
+    """A 'model' that echoes ``(key, item)`` and records every batch it was called with.
+
+    ``entered`` is set once a call has begun (the worker holds a batch); with a ``gate``, each call then waits for
+    it, which keeps the worker busy while a test queues more work: no sleeping for a guessed time.
+    """
 
     def __init__(self, delay: float = 0.0, gate: threading.Event | None = None) -> None:
         self.batches: list[tuple[object, list]] = []
         self.delay, self.gate = delay, gate
+        self.entered = threading.Event()
 
     def __call__(self, key, items):
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         self.batches.append((key, list(items)))
@@ -35,52 +43,59 @@ def make(run, **limits) -> MicroBatcher:
 
 
 def test_a_batch_closes_when_full_and_each_request_gets_its_own_results():
-    model = Recorder()
-    batcher = make(model, max_batch=6, max_wait=5.0)  # only fullness can close these batches quickly
+    model, waits = Recorder(), []
+    # only fullness can close these batches: their deadline is an hour away, and the requests time out long before
+    batcher = make(model, max_batch=6, max_wait=3600.0, on_batch=lambda texts, waited, seconds: waits.append(waited))
 
     async def main():
-        started = time.monotonic()
         sizes = [1, 2, 3, 1, 2, 3]  # 6 + 6 texts
-        results = await asyncio.gather(*(batcher.run("k", [f"r{i}-t{j}" for j in range(n)], timeout=10)
-                                         for i, n in enumerate(sizes)))
-        return results, time.monotonic() - started
+        return await asyncio.gather(*(batcher.run("k", [f"r{i}-t{j}" for j in range(n)], timeout=30)
+                                      for i, n in enumerate(sizes)))
 
-    results, seconds = asyncio.run(main())
+    results = asyncio.run(main())
     batcher.close()
-    assert seconds < 2.0  # never waited out the 5 s deadline
     for i, (n, got) in enumerate(zip([1, 2, 3, 1, 2, 3], results, strict=True)):
         assert got == [("k", f"r{i}-t{j}") for j in range(n)]
     assert [len(items) for _, items in model.batches] == [6, 6]
+    assert len(waits) == 2 and max(waits) < 30  # both closed full, never on their deadline
 
 
 def test_a_batch_closes_when_its_oldest_request_has_waited_max_wait():
-    model = Recorder()
-    batcher = make(model, max_batch=100, max_wait=0.2)
+    model, waits = Recorder(), []
+    batcher = make(model, max_batch=100, max_wait=0.2, on_batch=lambda texts, waited, seconds: waits.append(waited))
 
     async def main():
         started = time.monotonic()
-        out = await batcher.run("k", ["only"], timeout=10)
+        out = await batcher.run("k", ["only"], timeout=30)  # only the deadline can close this batch (else: timeout)
         return out, time.monotonic() - started
 
     out, seconds = asyncio.run(main())
     batcher.close()
     assert out == [("k", "only")]
-    assert 0.18 <= seconds < 1.5
+    # not before the deadline (a busy machine can only make it later; that it came at all, the timeout shows)
+    assert seconds >= 0.2 and len(waits) == 1 and waits[0] >= 0.2 - 1e-6
     assert model.batches == [("k", ["only"])]
 
 
 def test_requests_with_different_options_are_never_batched_together():
-    model = Recorder()
+    gate = threading.Event()
+    model = Recorder(gate=gate)
     batcher = make(model, max_batch=100, max_wait=0.1)
 
     async def main():
+        busy = batcher.submit("busy", ["x"])
+        assert model.entered.wait(10)  # the worker holds "busy" at the gate: the five below all queue meanwhile
         keys = [("beam", 1), ("beam", 5), ("beam", 1), ("beam", 5), ("beam", 1)]
-        return await asyncio.gather(*(batcher.run(k, [i], timeout=10) for i, k in enumerate(keys)))
+        jobs = [batcher.submit(k, [i]) for i, k in enumerate(keys)]
+        gate.set()
+        await batcher.wait(busy, timeout=10)
+        return await asyncio.gather(*(batcher.wait(job, timeout=10) for job in jobs))
 
     results = asyncio.run(main())
     batcher.close()
     assert results == [[(("beam", 1), 0)], [(("beam", 5), 1)], [(("beam", 1), 2)], [(("beam", 5), 3)], [(("beam", 1), 4)]]
-    assert sorted((k, items) for k, items in model.batches) == [(("beam", 1), [0, 2, 4]), (("beam", 5), [1, 3])]
+    assert model.batches[0] == ("busy", ["x"])
+    assert sorted((k, items) for k, items in model.batches[1:]) == [(("beam", 1), [0, 2, 4]), (("beam", 5), [1, 3])]
 
 
 def test_max_batch_one_runs_every_request_alone():
@@ -109,11 +124,12 @@ def test_a_request_larger_than_max_batch_runs_whole_and_alone():
 
 def test_a_full_queue_refuses_with_a_retry_hint():
     gate = threading.Event()
-    batcher = make(Recorder(gate=gate), max_batch=2, max_wait=0.0, max_queue=4)
+    model = Recorder(gate=gate)
+    batcher = make(model, max_batch=2, max_wait=0.0, max_queue=4)
 
     async def main():
         first = batcher.submit("k", [0, 1])  # taken by the worker, which then blocks on the gate
-        await asyncio.sleep(0.2)
+        assert model.entered.wait(10)
         queued = [batcher.submit("k", [i]) for i in range(4)]  # fills the queue
         with pytest.raises(QueueFull) as info:
             batcher.submit("k", [99])
@@ -133,7 +149,7 @@ def test_a_timed_out_request_leaves_the_queue_and_the_model_never_sees_it():
 
     async def main():
         busy = batcher.submit("k", ["busy"])
-        await asyncio.sleep(0.1)
+        assert model.entered.wait(10)  # the worker holds "busy" at the gate: "late" can only wait in the queue
         with pytest.raises(TimeoutError):
             await batcher.run("k", ["late"], timeout=0.2)
         assert batcher.queued == 0
@@ -165,7 +181,8 @@ def test_one_failing_request_does_not_fail_the_others_in_its_batch():
 
 def test_exclusive_calls_run_alone_and_the_oldest_request_always_goes_first():
     order = []
-    batcher = make(lambda key, items: order.append(("batch", list(items))) or list(items), max_batch=10, max_wait=0.05)
+    # a and c fill a batch of 2 (its deadline, far away, cannot split them however slowly this thread runs)
+    batcher = make(lambda key, items: order.append(("batch", list(items))) or list(items), max_batch=2, max_wait=10.0)
 
     async def main():
         a = batcher.submit("k", [1])
@@ -182,14 +199,14 @@ def test_exclusive_calls_run_alone_and_the_oldest_request_always_goes_first():
 
 def test_close_drains_what_is_queued_and_refuses_new_work():
     model = Recorder(delay=0.05)
-    batcher = make(model, max_batch=2, max_wait=10.0)  # deadlines far away: close must not wait them out
+    batcher = make(model, max_batch=2, max_wait=60.0)  # deadlines far away: close must not wait them out
 
     async def main():
         jobs = [batcher.submit("k", [i]) for i in range(5)]
-        await asyncio.sleep(0.05)
+        assert model.entered.wait(10)  # close comes while the first batch (full at 2) runs and the rest wait
         started = time.monotonic()
         await asyncio.to_thread(batcher.close)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 30  # far less than the 60 s deadline of the last, lone request
         with pytest.raises(ShuttingDown):
             batcher.submit("k", [9])
         return await asyncio.gather(*(j.future for j in jobs))

@@ -1,10 +1,12 @@
 """The web page in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright for Python.
 
-It types a review, submits it, and reads the label and the highlighted words back from the page; then a
-translation with its hover-to-highlight attention, a tagger's coloured entities and an LM's tokens arriving one by
-one. Playwright drives the system's Chromium (``executable_path``): nothing is downloaded. Outside CI the test skips
-when Chromium or Playwright is missing; in CI (``CI`` set) it fails instead. Set ``SEQLAB_SERVE_SCREENSHOT=path`` to
-keep the screenshot (``benchmarks/serve-page.png`` is made so).
+It types a review, submits it, and reads the label and the words shaded by the explanation back from the page (a bag
+model's exact linear contributions; an RNN's integrated gradients, with its attention weights as a second view); then
+a translation with its hover-to-highlight attention, a tagger's coloured entities, an LM's tokens arriving one by one,
+and a model of a task without a part of the page. Playwright drives the system's Chromium (``executable_path``):
+nothing is downloaded. Outside CI the test skips when Chromium or Playwright is missing; in CI (``CI`` set) it fails
+instead. Set ``SEQLAB_SERVE_SCREENSHOT=path`` to keep the screenshot of the bag model's answer
+(``benchmarks/serve-page.png`` is made so).
 """
 
 from __future__ import annotations
@@ -17,12 +19,24 @@ import pytest
 
 pytest.importorskip("fastapi")
 from conftest import NEGATIVE, POSITIVE  # noqa: E402
-from serve_models import FakeLM, FakeTagger, rnn_dir, running, translator_dir  # noqa: E402
+from serve_models import FakeLM, FakeTagger, bag_dir, rnn_dir, running, translator_dir  # noqa: E402
 
 from seqlab.serve.app import create_app  # noqa: E402
 from seqlab.serve.loading import load_models, served  # noqa: E402
 
+pytestmark = [pytest.mark.serve, pytest.mark.browser, pytest.mark.slow]  # slow: Chromium starts, and the models train (~3 s)
+
 REVIEW = "A wonderful film: the story is superb and the camera brilliant."
+GREEN, RED = "rgba(22, 163, 74", "rgba(220, 38, 38"  # for the label, against it (as seqlab predict --explain --html)
+
+
+class FakeToy:
+    """A model of a task that has no part of the page (nor routes): the page lists it and says it cannot show it."""
+
+    task = "toy"
+
+    def describe(self) -> dict:
+        return {}
 
 
 def _chromium() -> str:
@@ -48,15 +62,15 @@ def browser_page():
     chromium = _chromium()
     from playwright.sync_api import sync_playwright
 
-    models = load_models([str(rnn_dir()), f"de-en={translator_dir()}"], log=lambda *_: None)
-    models += [served("tagger", FakeTagger()), served("lm", FakeLM(delay=0.25))]
+    models = load_models([str(bag_dir()), str(rnn_dir()), f"de-en={translator_dir()}"], log=lambda *_: None)
+    models += [served("tagger", FakeTagger()), served("lm", FakeLM(delay=0.25)), served("toy", FakeToy())]
     with running(create_app(models)) as base, sync_playwright() as p:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1000, "height": 760})
         page.goto(base)
         page.wait_for_selector("#model option", state="attached")
-        yield page, base, models[0].predictor
+        yield page, base, {m.name: m.predictor for m in models}
         browser.close()
 
 
@@ -66,24 +80,60 @@ def _run(page, model: str, text: str) -> None:
     page.click("#run")
 
 
-def test_a_review_gets_its_label_and_highlighted_words(browser_page, tmp_path):
-    page, _, classifier = browser_page
+def _shaded_words(page) -> list[dict]:
+    return page.eval_on_selector_all("#explanation .tok", """els => els.map(e => ({
+        text: e.textContent, score: Number(e.dataset.score), colour: e.style.backgroundColor, title: e.title}))""")
+
+
+def _check_shading(words: list[dict], expected: dict) -> None:
+    """The words are the explanation's tokens, green for the label and red against it, as strong as |score|."""
+    assert [w["text"] for w in words] == expected["tokens"]
+    assert [w["score"] for w in words] == pytest.approx([s for _, s in expected["token_scores"]], abs=1e-5)
+    top = max(abs(w["score"]) for w in words)
+    for w in words:
+        assert w["colour"].startswith(RED if w["score"] < 0 else GREEN), w
+        alpha = float(w["colour"].rsplit(",", 1)[1].rstrip(")")) if w["colour"].startswith("rgba") else 1.0
+        assert alpha == pytest.approx(0.8 * abs(w["score"]) / top, abs=0.005), w  # the browser keeps alpha in 1/255
+        assert f"{w['score']:+.3f}" in w["title"] and expected["label"] in w["title"]
+
+
+def test_a_bag_models_words_are_shaded_by_its_exact_explanation(browser_page, tmp_path):
+    page, _, predictors = browser_page
+    _run(page, "bag (classify)", REVIEW)
+    page.wait_for_selector("#explanation")
+    expected = predictors["bag"].explain([REVIEW])[0]
+    assert expected["method"] == "linear" and expected["attention"] is None
+    assert page.inner_text("#label") == expected["label"] == "pos"
+    assert page.inner_text("#confidence") == f"{100 * expected['confidence']:.1f}%"
+    words = _shaded_words(page)
+    _check_shading(words, expected)
+    assert max(words, key=lambda w: w["score"])["text"] in POSITIVE  # a sentiment word speaks loudest for "pos"
+    assert "exact linear contributions" in page.inner_text("#method")
+    assert page.locator("#attention-weights").count() == 0  # no attention pooling: no second view
+    assert "no word weights" not in page.inner_text("#output")
+    shot = os.environ.get("SEQLAB_SERVE_SCREENSHOT") or str(tmp_path / "serve-page.png")
+    page.screenshot(path=shot, full_page=True)
+    assert os.path.getsize(shot) > 10_000
+
+
+def test_an_attention_model_shows_its_explanation_and_its_attention(browser_page):
+    page, _, predictors = browser_page
     _run(page, "rnn (classify)", REVIEW)
-    page.wait_for_selector("#label")
-    assert page.inner_text("#label") == "pos"
+    page.wait_for_selector("#attention-weights")
+    expected = predictors["rnn"].explain([REVIEW])[0]
+    assert page.inner_text("#label") == expected["label"] == "pos"
     assert page.inner_text("#confidence").endswith("%")
-    words = page.eval_on_selector_all("#tokens .tok", "els => els.map(e => [e.textContent, Number(e.dataset.weight)])")
-    highlighted = page.eval_on_selector_all("#tokens .tok.hl", "els => els.map(e => e.textContent)")
-    expected = classifier.explain([REVIEW])[0]
+    _check_shading(_shaded_words(page), expected)
+    assert "integrated gradients" in page.inner_text("#method")
+    words = page.eval_on_selector_all("#attention-weights .tok",
+                                      "els => els.map(e => [e.textContent, Number(e.dataset.weight)])")
+    highlighted = page.eval_on_selector_all("#attention-weights .tok.hl", "els => els.map(e => e.textContent)")
     assert [w for w, _ in words] == expected["tokens"]
     assert [w for _, w in words] == pytest.approx(expected["attention"], abs=1e-3)
     top = max(expected["attention"])
     assert highlighted == [t for t, w in zip(expected["tokens"], expected["attention"], strict=True) if w >= 0.5 * top]
     assert highlighted and set(highlighted) <= set(POSITIVE) | set(NEGATIVE)  # the model looks at sentiment words
     assert max(words, key=lambda w: w[1])[0] in POSITIVE
-    shot = os.environ.get("SEQLAB_SERVE_SCREENSHOT") or str(tmp_path / "serve-page.png")
-    page.screenshot(path=shot, full_page=True)
-    assert os.path.getsize(shot) > 10_000
 
 
 def test_a_translation_with_hover_to_highlight_attention(browser_page):
@@ -124,3 +174,12 @@ def test_generated_tokens_appear_one_by_one(browser_page):
         time.sleep(0.05)
     assert 5 in seen and seen & {1, 2, 3, 4}, seen  # some tokens were on the page before the last one came
     assert page.inner_text("#generated").startswith("Once upon a time w")
+
+
+def test_a_model_whose_task_has_no_part_of_the_page_is_listed_but_not_shown(browser_page):
+    page, _, _ = browser_page
+    _run(page, "toy (toy)", "anything")
+    page.wait_for_function("document.getElementById('status').textContent.indexOf('cannot show') >= 0")
+    assert "cannot show toy models" in page.inner_text("#status")
+    assert page.inner_text("#output") == ""
+    assert page.locator("#options *").count() == 0

@@ -17,12 +17,14 @@ import pytest
 
 pytest.importorskip("fastapi")
 import httpx  # noqa: E402
-from conftest import REPO, make_reviews  # noqa: E402
+from conftest import REPO, make_reviews, wait_until  # noqa: E402
 from serve_models import FakeLM, SlowClassifier, bag_dir, free_port, metric, rnn_dir, running, translator_dir  # noqa: E402
 
 from seqlab.serve.app import create_app  # noqa: E402
 from seqlab.serve.limits import ServeLimits  # noqa: E402
 from seqlab.serve.loading import load_models, served  # noqa: E402
+
+pytestmark = pytest.mark.serve
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,7 @@ def models():
     return load_models([str(bag_dir()), str(rnn_dir()), f"de-en={translator_dir()}"], log=lambda *_: None)
 
 
+@pytest.mark.slow  # its models train first (bag, RNN, translator: ~2 s)
 def test_concurrent_mixed_requests_each_get_their_own_results_in_shared_batches(models):
     reviews = [text for text, _ in make_reviews(40, seed=7)]
     sentences = ["Hund rot spielt.", "Katze läuft.", "Mann Frau Haus groß.", "Ball.", "klein blau Hund Katze Mann."]
@@ -73,6 +76,7 @@ def test_concurrent_mixed_requests_each_get_their_own_results_in_shared_batches(
     assert batches < 24  # 24 requests shared fewer model calls
 
 
+@pytest.mark.slow  # 4 tokens 0.2 s apart, by design
 def test_generated_tokens_arrive_in_pieces():
     with running(create_app([served("lm", FakeLM(delay=0.2))])) as base:
         arrivals, events = [], []
@@ -102,26 +106,43 @@ def test_a_client_that_leaves_a_stream_stops_the_generation():
 def test_over_the_queue_limit_503_without_harm_and_504_on_timeout():
     limits = ServeLimits(max_batch=2, max_wait_ms=0, max_queue=4, max_texts=2, timeout=20)
 
+    held = SlowClassifier()
+    held.release.clear()  # the model holds what it runs until released: the queue fills, whatever the machine's speed
+
     async def flood(base, n):
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            answers = await asyncio.gather(*(client.post("/v1/models/slow/classify", json={"texts": ["good"]})
-                                             for _ in range(n)))
+            posts = [asyncio.create_task(client.post("/v1/models/slow/classify", json={"texts": ["good"]}))
+                     for _ in range(n)]
+            try:  # at most 6 get in (a batch of 2 running, 4 queued): wait for the other answers, all refusals
+                deadline = time.monotonic() + 30
+                while sum(p.done() for p in posts) < n - 6:
+                    assert time.monotonic() < deadline, "the requests over the queue limit were not refused"
+                    await asyncio.sleep(0.01)
+            finally:
+                held.release.set()
+            answers = await asyncio.gather(*posts)
             return answers, (await client.get("/health")).status_code
 
-    with running(create_app([served("slow", SlowClassifier(delay=0.2))], limits)) as base:
+    with running(create_app([served("slow", held)], limits)) as base:
         answers, health = asyncio.run(flood(base, 30))
     codes = [a.status_code for a in answers]
-    assert set(codes) == {200, 503} and codes.count(200) >= 4, codes
+    # the queue's 4 (and up to 2 the worker took first) got in; the rest were refused while the model held those
+    assert set(codes) == {200, 503} and 4 <= codes.count(200) <= 6, codes
     refused = next(a for a in answers if a.status_code == 503)
     assert refused.json()["error"]["code"] == "queue_full" and int(refused.headers["retry-after"]) >= 1
     assert all(a.json()["results"][0]["label"] == "pos" for a in answers if a.status_code == 200)
     assert health == 200
 
-    with running(create_app([served("slow", SlowClassifier(delay=2.0))], ServeLimits(timeout=0.3))) as base:
-        started = time.monotonic()
-        late = httpx.post(f"{base}/v1/models/slow/classify", json={"texts": ["x"]}, timeout=30)
-        assert late.status_code == 504 and late.json()["error"]["code"] == "timeout"
-        assert time.monotonic() - started < 1.5
+    stuck = SlowClassifier()
+    stuck.release.clear()  # the model holds the request until released: only the server's timeout can answer it
+    with running(create_app([served("slow", stuck)], ServeLimits(timeout=0.3))) as base:
+        try:
+            started = time.monotonic()
+            late = httpx.post(f"{base}/v1/models/slow/classify", json={"texts": ["x"]}, timeout=30)
+            assert late.status_code == 504 and late.json()["error"]["code"] == "timeout"
+            assert time.monotonic() - started >= 0.3  # at the timeout, not before; the model never answered at all
+        finally:
+            stuck.release.set()
 
 
 # ---------------------------------------------------------------------------- the command in its own process
@@ -131,18 +152,17 @@ def _serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
 
 
 def _wait_ready(base: str, proc: subprocess.Popen, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         assert proc.poll() is None, proc.communicate()[1]
         try:
-            if httpx.get(f"{base}/ready", headers=headers, timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{base}/ready", headers=headers, timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the server did not get ready")
+            return False
+
+    wait_until(ready, timeout=90, interval=0.2, message="the server to get ready")
 
 
+@pytest.mark.slow  # a server process that loads torch and a model
 def test_sigterm_drains_in_flight_requests_then_exits():
     port = free_port()
     base, key = f"http://127.0.0.1:{port}", {"Authorization": "Bearer k3y"}
@@ -159,9 +179,13 @@ def test_sigterm_drains_in_flight_requests_then_exits():
             answer["r"] = httpx.post(f"{base}/v1/models/bag/classify", headers=key, timeout=30,
                                      json={"texts": ["a superb wonderful film", "dull"]})
 
+        def queued() -> bool:  # the request waits in the model's queue: the signal comes while it is in flight
+            metrics = httpx.get(f"{base}/metrics", headers=key, timeout=5).text
+            return metric(metrics, "seqlab_queue_texts", model="bag") == 2 or "r" in answer  # (or missed: not hung)
+
         thread = threading.Thread(target=post)
         thread.start()
-        time.sleep(0.5)
+        wait_until(queued, timeout=30, message="the request to reach the queue")
         proc.send_signal(signal.SIGTERM)
         thread.join(30)
         _, stderr = proc.communicate(timeout=30)
@@ -189,6 +213,7 @@ def test_command_line_mistakes_exit_2_with_a_message(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a server process
 def test_the_page_and_a_model_dir_named_by_its_folder(tmp_path):
     link = Path(tmp_path) / "imdb-bag"
     link.symlink_to(bag_dir())
@@ -205,6 +230,7 @@ def test_the_page_and_a_model_dir_named_by_its_folder(tmp_path):
     assert page.status_code == 200 and "<title>seqlab</title>" in page.text
 
 
+@pytest.mark.slow  # the benchmark's servers and clients in their own processes
 def test_the_benchmark_smoke_path(tmp_path):
     """benchmarks/serve.py end to end on a tiny model with a handful of requests: its section is generated."""
     results = tmp_path / "RESULTS.md"
@@ -221,6 +247,7 @@ def test_the_benchmark_smoke_path(tmp_path):
     assert "errors below the queue limit: 0" in text and "server alive" in text
 
 
+@pytest.mark.slow  # a Python process that imports torch
 def test_the_command_loads_without_the_serve_extra_and_says_what_to_install():
     """The CLI adds ``serve`` for everyone; only running it needs FastAPI, uvicorn and prometheus-client."""
     code = ("import sys, argparse\n"

@@ -105,6 +105,7 @@ def test_random_sequences_agree_with_seqeval(scheme):
     assert_agrees_with_seqeval(gold, _corrupt(rng, gold, labels, 0.2), scheme)
 
 
+@pytest.mark.real_data
 def test_conll2003_dev_counts_and_agreement_with_seqeval(monkeypatch):
     """The real dev set: entity counts as in the shared-task paper; a corrupted copy scored as seqeval scores it."""
     root = shared_data()

@@ -264,6 +264,7 @@ def test_chunk_column_and_softmax_model(corpus, tmp_path):
     assert report["f1"] > 0.8
 
 
+@pytest.mark.slow  # fine-tunes MiniLM
 def test_pretrained_encoder_tags_at_first_subtokens_and_round_trips(corpus, tmp_path):
     """MiniLM fine-tuned for a few steps: labels on each word's first sub-token, the CRF on top, saved and loaded."""
     pytest.importorskip("transformers")
@@ -413,6 +414,8 @@ def test_scorer_agrees_with_seqeval_on_a_trained_models_predictions(corpus, tmp_
 
 
 # ---------------------------------------------------------------------------- real data
+@pytest.mark.real_data
+@pytest.mark.slow
 def test_conll2003_subset_learns_entities(tmp_path, monkeypatch):
     """1,500 real training sentences, GloVe, 4 epochs (~20 s on 2 cores): dev F1 far above chance (near 0).
 

@@ -87,6 +87,7 @@ def tf_dir(env, corpus) -> Path:
     return out
 
 
+@pytest.mark.slow  # trains the module's tiny translators (~4 s and ~2 s)
 def test_rnn_learns_and_translates(rnn_dir):
     model = seqlab.load(rnn_dir)
     out = model.translate(["Hund rot spielt."], beam=3)
@@ -98,6 +99,7 @@ def test_rnn_learns_and_translates(rnn_dir):
     assert config["languages"] == {"src": "de", "tgt": "en"}
 
 
+@pytest.mark.slow  # trains the module's tiny translators (~4 s and ~2 s)
 @pytest.mark.parametrize("which", ["rnn_dir", "tf_dir"])
 def test_batched_equals_one_by_one_and_beam1_equals_greedy(which, request):
     model = seqlab.load(request.getfixturevalue(which))
@@ -111,6 +113,7 @@ def test_batched_equals_one_by_one_and_beam1_equals_greedy(which, request):
     assert [g["score"] for g in greedy] == pytest.approx([b["score"] for b in beam1], abs=1e-4)
 
 
+@pytest.mark.slow  # trains the module's tiny translators (~4 s and ~2 s)
 def test_nbest_and_attention_shapes(tf_dir):
     model = seqlab.load(tf_dir)
     r = model.translate_detailed(["Mann Frau Haus groß."], beam=4, nbest=3)[0]
@@ -159,6 +162,7 @@ def test_filters_are_counted(env, tmp_path):
     assert task.stats["train_pairs"] == 60 - 2 - task.stats["train_dropped_too_long"]
 
 
+@pytest.mark.slow  # trains the module's tiny translators (~4 s and ~2 s)
 def test_evaluate_reports_bleu(rnn_dir, corpus, capsys):
     assert main(["evaluate", str(rnn_dir), "--data", str(corpus), "--split", "test", "--beam", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -167,6 +171,7 @@ def test_evaluate_reports_bleu(rnn_dir, corpus, capsys):
     assert report["bleu"] > 20 and report["pairs"] == 40 and "case:mixed" in report["signature"]
 
 
+@pytest.mark.slow  # trains the module's tiny translators (~4 s and ~2 s)
 def test_cli_translate_json_nbest_and_attention(tf_dir, rnn_dir, tmp_path, capsys):
     assert main(["translate", str(tf_dir), "Hund rot spielt.", "Katze läuft.", "--json", "--beam", "3",
                  "--nbest", "2"]) == 0
@@ -197,6 +202,7 @@ def test_tf_schedule_is_refused_for_the_transformer(env, corpus, tmp_path, capsy
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow  # trains the module's tiny translators (~4 s and ~2 s)
 def test_user_errors_exit_2(tf_dir, tmp_path, capsys):
     fake = tmp_path / "clf"
     fake.mkdir()
@@ -230,6 +236,7 @@ def _real_data() -> Path | None:
     pytest.skip(f"{folder} is not here (set SEQLAB_DATA)")
 
 
+@pytest.mark.real_data
 def test_multi30k_counts_and_bpe_round_trip(monkeypatch, tmp_path):
     root = _real_data()
     monkeypatch.setenv("SEQLAB_DATA", str(root))

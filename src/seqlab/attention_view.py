@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from seqlab.errors import SeqlabError
+from seqlab.files import write_text_atomic
 
 
 def select_map(maps: np.ndarray, layer: int | None = None, head: int | None = None) -> tuple[np.ndarray, str]:
@@ -65,7 +65,8 @@ def heatmap_png(src_tokens: list[str], tgt_tokens: list[str], weights: np.ndarra
     plt.close(fig)
 
 
-_STYLE = """
+# the page's style and script (public: the translation task also puts them into seqlab serve's page)
+STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 .sent{border:1px solid #ddd;border-radius:6px;padding:.8em 1em;margin:0 0 1.2em}
 .input{color:#555;font-size:.9em;margin-bottom:.4em}
@@ -78,7 +79,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 label{font-size:.85em;color:#444}
 """
 
-_SCRIPT = """
+SCRIPT = """
 (function(){
   var data = JSON.parse(document.getElementById('attention-data').textContent);
   var root = document.getElementById('sentences');
@@ -137,11 +138,7 @@ def attention_html(sentences: list[dict[str, Any]], path: Path, title: str = "at
     ``target`` tokens, ``maps`` (name -> (T, S) weights) and the ``default`` map's name."""
     payload = json.dumps(sentences, ensure_ascii=False).replace("</", "<\\/")  # never closes the script tag
     page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body><h3>{html.escape(title)}</h3><div id=\"sentences\"></div>"
+            f"<style>{STYLE}</style></head><body><h3>{html.escape(title)}</h3><div id=\"sentences\"></div>"
             f"<script type=\"application/json\" id=\"attention-data\">{payload}</script>"
-            f"<script>{_SCRIPT}</script></body></html>\n")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+            f"<script>{SCRIPT}</script></body></html>\n")
+    write_text_atomic(path, page)

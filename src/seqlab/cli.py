@@ -1,13 +1,9 @@
-"""The ``seqlab`` command line: parse arguments and call a task. No logic of its own.
+"""The ``seqlab`` command line: parse arguments and call a task. No logic of its own, and no task names.
 
-Quick start (CPU)::
-
-    SEQLAB_DATA=../shared/data seqlab train classify --data imdb --out runs/imdb-bag
-    seqlab predict runs/imdb-bag "A wonderful, moving film." --explain
-    seqlab evaluate runs/imdb-bag --data imdb --split test
-
-On a GPU add ``--device cuda`` (``--precision auto``, the default, then trains in bf16). Every task registers its
-own commands (``translate``, ``generate``, ``tag``), ``evaluate`` options and report in ``seqlab.tasks``.
+``seqlab train TASK ...``, ``seqlab evaluate MODEL_DIR ...``, ``seqlab vectors ...`` and ``seqlab serve ...`` are
+defined here; every task registers its own commands (``seqlab predict``, ``seqlab generate``, ...),
+``evaluate`` options and report in its package (``seqlab/tasks/<name>/commands.py``). The README's quick start shows
+the short commands; on a GPU add ``--device cuda`` (``--precision auto``, the default, then trains in bf16).
 """
 
 from __future__ import annotations
@@ -40,6 +36,9 @@ def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
     spec = get_task(read_model_config(args.model_dir).get("task", ""))
     options = vars(evaluate_parser(spec).parse_args(args.task_options))
     options["batch_size"] = args.batch_size
+    from seqlab.runtime import set_threads
+
+    set_threads(args.threads)
     predictor = load(args.model_dir, device=args.device, precision=args.precision)
     data = args.data or predictor.config.data.data
     report = spec.evaluate(predictor, data=data, split=args.split, options=options, log=_log)
@@ -66,10 +65,10 @@ def _log(message: str) -> None:
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    import seqlab.tasks  # noqa: F401  (registers the built-in tasks)
     from seqlab import __version__
-    from seqlab.tasks.base import TASKS, get_task
-
-    get_task("classify")  # registers the built-in tasks
+    from seqlab.commandline import add_runtime_options
+    from seqlab.tasks.base import TASKS
     parser = argparse.ArgumentParser(prog="seqlab", description="Train, evaluate and use sequence models for text.")
     parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,9 +94,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     ev.add_argument("--data", default=None, help="dataset name or path (default: the training data)")
     ev.add_argument("--split", default="test")
     ev.add_argument("--batch-size", type=int, default=None, help="examples per batch (default: the task's)")
-    ev.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                    help="bf16 inference (faster on AVX-512 BF16 CPUs and GPUs; fp32 where bf16 would be emulated)")
-    ev.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    add_runtime_options(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate, task_options=[])
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
-from seqlab.runtime import INFERENCE_PRECISIONS
 
 
 def read_inputs(args: argparse.Namespace) -> list[str]:
@@ -48,8 +47,20 @@ def options_among_texts(parser: argparse.ArgumentParser) -> None:
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
+def load_for_command(args: argparse.Namespace, task: str, command: str):
+    """The model of a task's command (``args.model_dir``) on ``--device`` in ``--precision``, with ``--threads`` set;
+    a directory of another task is refused naming the command."""
+    from seqlab.runtime import set_threads
+    from seqlab.tasks.base import load_model
+
+    set_threads(args.threads)
+    return load_model(args.model_dir, device=args.device, expect_task=task, command=command, precision=args.precision)
+
+
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     """``--device``, ``--precision`` and ``--threads``, the same on every command that runs a model."""
+    from seqlab.runtime import INFERENCE_PRECISIONS
+
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     parser.add_argument("--precision", default="fp32", choices=list(INFERENCE_PRECISIONS),
                         help="fp32 | bf16 (faster on AVX-512 BF16 CPUs and GPUs; fp32 where bf16 would be emulated) "

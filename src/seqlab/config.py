@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -22,6 +23,76 @@ from typing import Any
 from seqlab.errors import SeqlabError
 
 MODEL_SECTION = "model"
+
+
+# ---- validation: every config dataclass checks its values in ``__post_init__`` with these, so a config is
+# valid from the moment it exists (built from flags, a file or a saved model directory, or by hand) and a
+# bad setting is refused before any data is read, in words that name its flag and value.
+def flag(name: str) -> str:
+    """A setting's command-line flag: ``max_time`` -> ``--max-time``."""
+    return "--" + name.replace("_", "-")
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+
+
+def at_least(config: Any, minimum: int, *names: str) -> None:
+    """Each named (integer) setting is ``>= minimum``; None (unset) passes."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and not value >= minimum:
+            raise SeqlabError(f"{flag(name)} must be >= {minimum}, got {_shown(value)}")
+
+
+def positive(config: Any, *names: str) -> None:
+    """Each named setting is a finite number > 0 (NaN and inf refused); None (unset) passes."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SeqlabError(f"{flag(name)} must be a positive number, got {_shown(value)}")
+
+
+def non_negative(config: Any, *names: str) -> None:
+    """Each named setting is a finite number >= 0 (NaN and inf refused); None (unset) passes."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise SeqlabError(f"{flag(name)} must be a number >= 0, got {_shown(value)}")
+
+
+def probability(config: Any, *names: str, upper: str = ")") -> None:
+    """Each named setting lies in [0, 1) (a dropout rate; ``upper="]"``: [0, 1]); NaN fails."""
+    for name in names:
+        value = getattr(config, name)
+        if not (0.0 <= value < 1.0 or (upper == "]" and value == 1.0)):
+            raise SeqlabError(f"{flag(name)} must be in [0, 1{upper}, got {_shown(value)}")
+
+
+def choices(config: Any) -> None:
+    """Each setting with declared ``choices`` (field metadata) holds one of them (``build`` checks files and flags
+    first; this covers a config made by hand)."""
+    for f in dataclasses.fields(config):
+        allowed = f.metadata.get("choices")
+        value = getattr(config, f.name)
+        if allowed and value is not None and value not in allowed:
+            names = [str(c) for c in allowed]
+            listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+            raise SeqlabError(f"{flag(f.name)} must be {listed}, got {value!r}")
+
+
+def divides(config: Any, divisor: str, width: str) -> None:
+    """Setting ``divisor`` (>= 1) divides setting ``width`` (attention heads and a model width)."""
+    at_least(config, 1, divisor, width)
+    d, w = getattr(config, divisor), getattr(config, width)
+    if w % d:
+        raise SeqlabError(f"{flag(divisor)} {d} does not divide {flag(width)} {w}")
+
+
+def require(ok: bool, message: str) -> None:
+    """Any other rule of a config: refuse it with ``message`` (which names the flags and values)."""
+    if not ok:
+        raise SeqlabError(message)
 
 
 def _field_type(cls: type, f: dataclasses.Field) -> Any:
@@ -74,8 +145,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def build(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    """Instantiate dataclass ``cls`` from a mapping, refusing unknown keys and bad values."""
+def build(cls: type, data: Mapping[str, Any], where: str, *, saved: bool = False) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, refusing unknown keys and bad values.
+
+    Types and choices are checked here, each value's rules by the class's ``__post_init__``. ``saved``: the
+    mapping was written into a model directory by an older seqlab; a field's ``upgrade`` metadata reads such a
+    value as it is meant today (``--max-time 0`` once meant no limit), so old model directories still load.
+    """
     if not isinstance(data, Mapping):
         raise SeqlabError(f"{where} must be a table/mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -85,6 +161,9 @@ def build(cls: type, data: Mapping[str, Any], where: str) -> Any:
                           f"(known: {', '.join(fields)})")
     kwargs = {}
     for name, value in data.items():
+        upgrade = fields[name].metadata.get("upgrade")
+        if saved and upgrade is not None:
+            value = upgrade(value)
         parse = fields[name].metadata.get("parse")  # e.g. durations: "90s", "1.5h" -> minutes
         if parse is not None:
             value = parse(value)
@@ -137,7 +216,8 @@ class TaskConfigSchema:
     def __init__(self, config_cls: type, models: Mapping[str, type],
                  recipes: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> None:
         """``recipes``: per model name, its best-known settings of the other sections (``{"train": {"lr": ...}}``),
-        applied under a config file and flags, so the shortest command trains the benchmark's recipe."""
+        applied under a config file and flags, so the shortest command trains the benchmark's recipe. They are
+        the one place a model's training defaults are set: the sections' dataclasses keep generic defaults."""
         self.config_cls = config_cls
         self.models = dict(models)
         self.recipes = {name: {section: dict(values) for section, values in recipe.items()}
@@ -147,6 +227,10 @@ class TaskConfigSchema:
 
     # ---- files and dictionaries -------------------------------------------------
     def from_dict(self, data: Mapping[str, Any]) -> Any:
+        """A config saved whole (``config.json`` of a model directory, any seqlab version), rebuilt and checked."""
+        return self._build(data, saved=True)
+
+    def _build(self, data: Mapping[str, Any], saved: bool) -> Any:
         data = dict(data)
         unknown = sorted(set(data) - set(self.sections) - {MODEL_SECTION})
         if unknown:
@@ -156,8 +240,8 @@ class TaskConfigSchema:
         model_name = model_data.pop("name", None) or self.default_model()
         if model_name not in self.models:
             raise SeqlabError(f"unknown model {model_name!r}; choose one of {', '.join(self.models)}")
-        kwargs = {name: build(cls, data.get(name) or {}, name) for name, cls in self.sections.items()}
-        kwargs[MODEL_SECTION] = build(self.models[model_name], model_data, f"model ({model_name})")
+        kwargs = {name: build(cls, data.get(name) or {}, name, saved=saved) for name, cls in self.sections.items()}
+        kwargs[MODEL_SECTION] = build(self.models[model_name], model_data, f"model ({model_name})", saved=saved)
         kwargs["model_name"] = model_name
         return self.config_cls(**kwargs)
 
@@ -242,4 +326,4 @@ class TaskConfigSchema:
             model[dest] = value
         model["name"] = model_name
         data[MODEL_SECTION] = model
-        return self.from_dict(data)
+        return self._build(data, saved=False)

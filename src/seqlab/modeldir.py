@@ -9,7 +9,6 @@ renamed, weights before config, and nothing is ever unpickled on load.
 from __future__ import annotations
 
 import json
-import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from seqlab.errors import SeqlabError
+from seqlab.files import atomic_path, write_text_atomic
 
 FORMAT = "seqlab-model"
 FORMAT_VERSION = 1
@@ -31,10 +31,7 @@ def library_versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def save_model_dir(out_dir: Path, *, task: str, config: dict[str, Any], state_dict: dict[str, torch.Tensor],
@@ -48,9 +45,8 @@ def save_model_dir(out_dir: Path, *, task: str, config: dict[str, Any], state_di
     for name, data in (json_files or {}).items():
         write_json(out_dir / name, data)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    tmp = out_dir / f".{WEIGHTS}.tmp"
-    save_file(_dedupe_shared(tensors), str(tmp), metadata={"format": FORMAT, "task": task})
-    os.replace(tmp, out_dir / WEIGHTS)
+    with atomic_path(out_dir / WEIGHTS) as tmp:
+        save_file(_dedupe_shared(tensors), str(tmp), metadata={"format": FORMAT, "task": task})
     if metrics is not None:
         write_json(out_dir / METRICS, metrics)
     write_json(out_dir / CONFIG, {"format": FORMAT, "format_version": FORMAT_VERSION, "task": task,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -22,7 +21,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from seqlab.config import at_least, choices, non_negative, positive
 from seqlab.errors import SeqlabError
+from seqlab.files import write_bytes_atomic
 from seqlab.runtime import autocast_context, pick_device, resolve_precision, set_threads
 
 CHECKPOINT = "checkpoint.pt"
@@ -47,6 +48,14 @@ def parse_minutes(value: object) -> object:
     return value
 
 
+def _saved_max_time(value: object) -> object:
+    """A ``max_time`` saved before budgets had to be positive: 0 meant no limit (and a negative one stopped after
+    one step, never a budget), so a model directory holding one loads as "no limit"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+        return None
+    return value
+
+
 @dataclass
 class TrainConfig:
     epochs: int = field(default=5, metadata={"help": "passes over the training data"})
@@ -65,7 +74,8 @@ class TrainConfig:
     seed: int = field(default=42, metadata={"help": "random seed (weights, shuffling, dropout)"})
     threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: all cores)"})
     max_time: float | None = field(default=None, metadata={
-        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes)", "parse": parse_minutes})
+        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes; none: no limit)",
+        "parse": parse_minutes, "upgrade": _saved_max_time})
     precision: str = field(default="auto", metadata={
         "help": "auto (bf16 where the hardware runs it natively: a GPU, a CPU with AVX-512 BF16 or AMX; else fp32) "
                 "| fp32 | bf16 (autocast) | fp16 (GPU only)",
@@ -74,11 +84,18 @@ class TrainConfig:
     progress: bool = field(default=True, metadata={
         "help": "show progress: a bar on a terminal, else one plain line every 30 seconds"})
 
-    def validate(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise SeqlabError("epochs and batch_size must be at least 1")
-        if self.lr <= 0:
-            raise SeqlabError("lr must be positive")
+    def __post_init__(self) -> None:
+        choices(self)
+        at_least(self, 1, "epochs", "batch_size", "max_tokens", "patience", "eval_every", "threads")
+        positive(self, "lr", "clip")
+        non_negative(self, "weight_decay", "warmup")
+        if self.max_time is not None and not (math.isfinite(self.max_time) and self.max_time > 0):
+            raise SeqlabError(f"--max-time must be > 0 (minutes), got {self.max_time:g}; leave it out for no limit")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)  # the spelling only: whether that device is here is asked when training
+            except RuntimeError:
+                raise SeqlabError(f"--device {self.device!r} is not a device: write auto, cpu, cuda or cuda:N") from None
 
 
 class TrainableTask(Protocol):
@@ -250,16 +267,9 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 class Trainer:
     def __init__(self, task: TrainableTask, config: TrainConfig, out_dir: Path, *,
                  run_config: dict[str, Any] | None = None, log=print) -> None:
-        config.validate()
         self.task, self.config, self.out_dir, self.log = task, config, Path(out_dir), log
         self.run_config = run_config or {}
         self.metric = config.metric or task.default_metric
@@ -427,7 +437,7 @@ class Trainer:
                 "config": json.dumps(self.run_config)}
         buffer = io.BytesIO()
         torch.save(blob, buffer)
-        write_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, buffer.getvalue())
 
     def _load_checkpoint(self, path, model, optimizer, scheduler) -> dict[str, Any]:
         if not path.exists():

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from seqlab.files import write_bytes_atomic
 from seqlab.text.ragged import split_ragged
 
 CACHE_ENV = "SEQLAB_CACHE"
@@ -44,13 +45,6 @@ def key_hash(key: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def cached_arrays(key: dict[str, Any], compute: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
                   enabled: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Return ``compute()``'s ``(arrays, meta)``, from the cache when the same key was computed before."""
@@ -67,8 +61,8 @@ def cached_arrays(key: dict[str, Any], compute: Callable[[], tuple[dict[str, np.
             pass
     arrays, meta = compute()
     try:
-        atomic_write_bytes(arrays_path, save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
-        atomic_write_bytes(meta_path, json.dumps(meta).encode("utf-8"))
+        write_bytes_atomic(arrays_path, save({k: np.ascontiguousarray(v) for k, v in arrays.items()}))
+        write_bytes_atomic(meta_path, json.dumps(meta).encode("utf-8"))
     except OSError:
         pass  # a read-only or full cache folder must not stop training
     return arrays, meta

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.config import at_least, require
 from seqlab.data.cache import fingerprint
 from seqlab.data.readers import TEXT_SUFFIXES, read_labelled
 from seqlab.data.registry import DatasetSpec, load_hub, local_dataset_dir, lookup, not_found_message
@@ -25,9 +26,9 @@ class ClassifyDataConfig:
     split_seed: int = field(default=1234, metadata={"help": "seed of the validation carve-out"})
     limit: int | None = field(default=None, metadata={"help": "use at most this many training examples"})
 
-    def validate(self) -> None:
-        if not 0.0 < self.valid_fraction < 0.9:
-            raise SeqlabError("valid_fraction must be between 0 and 0.9")
+    def __post_init__(self) -> None:
+        require(0.0 < self.valid_fraction < 0.9, f"--valid-fraction must be between 0 and 0.9, got {self.valid_fraction:g}")
+        at_least(self, 1, "limit")
 
 
 @dataclass
@@ -110,7 +111,6 @@ def load_train_valid(cfg: ClassifyDataConfig) -> tuple[LabelledTexts, LabelledTe
     The carve-out uses its own seeded RNG, so it is the same on every run and
     never touches the test split (tune on validation, never on test).
     """
-    cfg.validate()
     train = load_split(cfg, "train")
     valid = None
     if cfg.valid_data:

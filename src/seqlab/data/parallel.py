@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqlab.config import at_least, require
 from seqlab.data.cache import fingerprint
 from seqlab.data.readers import open_text_lines
 from seqlab.data.registry import DatasetSpec, load_hub, local_dataset_dir, lookup, register
@@ -54,11 +55,10 @@ class TranslateDataConfig:
     split_seed: int = field(default=1234, metadata={"help": "seed of the held-out carve-out"})
     limit: int | None = field(default=None, metadata={"help": "use at most this many training pairs"})
 
-    def validate(self) -> None:
-        if not self.src or not self.tgt or self.src == self.tgt:
-            raise SeqlabError(f"--src and --tgt must be two different languages, got {self.src!r} and {self.tgt!r}")
-        if self.heldout < 1:
-            raise SeqlabError("heldout must be at least 1")
+    def __post_init__(self) -> None:
+        require(bool(self.src) and bool(self.tgt) and self.src != self.tgt,
+                f"--src and --tgt must be two different languages, got {self.src!r} and {self.tgt!r}")
+        at_least(self, 1, "heldout", "limit")
 
 
 @dataclass
@@ -183,18 +183,18 @@ def _single_source(cfg: TranslateDataConfig) -> ParallelTexts | None:
     return None
 
 
-def _folder(cfg: TranslateDataConfig) -> tuple[Path | None, DatasetSpec | None]:
-    """The split folder for ``cfg.data`` (None with a spec: use the hub)."""
+def _folder(cfg: TranslateDataConfig) -> Path | DatasetSpec:
+    """The split folder for ``cfg.data``, else the registered dataset to fetch from the hub."""
     path = Path(cfg.data).expanduser()
     if path.is_dir():
-        return path, None
+        return path
     spec = lookup(cfg.data, "translate")
     if spec is None:
         raise SeqlabError(f"--data {cfg.data!r}: no such file or folder, and not a known dataset name "
                           "(known: multi30k, eng-fra; or give SRC_FILE,TGT_FILE)")
     if spec.name == "multi30k" and (cfg.src not in MULTI30K_LANGUAGES or cfg.tgt not in MULTI30K_LANGUAGES):
         raise SeqlabError(f"multi30k has the languages {', '.join(MULTI30K_LANGUAGES)}; got {cfg.src}->{cfg.tgt}")
-    return local_dataset_dir(spec), spec
+    return local_dataset_dir(spec) or spec
 
 
 def _carve(data: ParallelTexts, cfg: TranslateDataConfig) -> dict[str, ParallelTexts]:
@@ -221,7 +221,6 @@ def _carve(data: ParallelTexts, cfg: TranslateDataConfig) -> dict[str, ParallelT
 
 def load_split(cfg: TranslateDataConfig, split: str) -> ParallelTexts:
     """One split (``train``, ``valid``, ``test`` or a file name such as ``test_2016_flickr``) of ``cfg.data``."""
-    cfg.validate()
     whole = _single_source(cfg)
     if whole is not None:
         carved = _carve(whole, cfg)
@@ -232,11 +231,10 @@ def load_split(cfg: TranslateDataConfig, split: str) -> ParallelTexts:
         if split == "train":
             out.dropped_empty = whole.dropped_empty
         return out
-    folder, spec = _folder(cfg)
-    if folder is None:
-        assert spec is not None
-        return _from_hub(spec, split, cfg.src, cfg.tgt)
-    return _read_folder(folder, split, cfg.src, cfg.tgt)
+    found = _folder(cfg)
+    if isinstance(found, Path):
+        return _read_folder(found, split, cfg.src, cfg.tgt)
+    return _from_hub(found, split, cfg.src, cfg.tgt)
 
 
 def load_train_valid(cfg: TranslateDataConfig) -> tuple[ParallelTexts, ParallelTexts]:

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqlab.config import at_least, choices, positive, probability
 from seqlab.errors import SeqlabError
-from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
 from seqlab.text.ngrams import ragged_distinct, ragged_hashed_ngrams
 from seqlab.text.ragged import split_ragged
 
@@ -52,11 +53,17 @@ class BagConfig:
         "choices": list(WEIGHTINGS)})
     nb_alpha: float = field(default=1.0, metadata={"help": "bag model, nb weighting: smoothing count of the ratios"})
 
+    def capabilities(self) -> Capabilities:
+        if self.weighting == "nb":
+            return Capabilities(no_vectors_reason="--weighting nb (a linear model over n-gram features has no word "
+                                                  "vectors); drop --embeddings or use --weighting mean")
+        return Capabilities(vector_width="emb_size")
+
     def __post_init__(self) -> None:
-        if self.weighting not in WEIGHTINGS:
-            raise SeqlabError(f"bag: weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
-        if self.nb_alpha <= 0:
-            raise SeqlabError(f"bag: nb_alpha must be positive, got {self.nb_alpha}")
+        choices(self)
+        at_least(self, 1, "emb_size", "ngrams", "buckets")
+        probability(self, "dropout", "token_dropout")
+        positive(self, "nb_alpha")
 
 
 @dataclass(frozen=True)

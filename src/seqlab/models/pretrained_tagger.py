@@ -20,11 +20,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from seqlab.config import at_least, probability, require
 from seqlab.errors import SeqlabError
-from seqlab.models.base import length_mask
+from seqlab.models.base import Capabilities, length_mask
 from seqlab.models.crf import LinearChainCRF
 from seqlab.models.pretrained import load_hf_encoder, load_hf_tokenizer
 from seqlab.models.tagger import PAD_TAG, EmissionTagger
+from seqlab.models.tagger import RECIPE as BILSTM_RECIPE
+
+# The BiLSTM tagger's CoNLL-2003 schedule and budget (seqlab.models.tagger.RECIPE) at a fine-tuning rate.
+RECIPE: dict[str, dict[str, Any]] = {"train": {**BILSTM_RECIPE["train"], "lr": 5e-5}}
 
 
 @dataclass
@@ -38,11 +43,13 @@ class PretrainedTaggerConfig:
     max_subtokens: int = field(default=512, metadata={
         "help": "pretrained: sub-tokens per sentence; a longer one keeps each word's first sub-token only"})
 
+    def capabilities(self) -> Capabilities:
+        return Capabilities(text="pretrained", no_vectors_reason="(it has its own)")
+
     def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlabError(f"pretrained tagger: dropout must be in [0, 1), got {self.dropout}")
-        if self.max_subtokens < 8:
-            raise SeqlabError("--max-subtokens must be at least 8")
+        require(bool(self.encoder.strip()), "--encoder may not be empty: give a hub name or a local folder")
+        probability(self, "dropout")
+        at_least(self, 8, "max_subtokens")
 
 
 @dataclass

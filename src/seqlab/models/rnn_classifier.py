@@ -22,8 +22,9 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqlab.config import at_least, choices, probability
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md: bi-GRU with attention pooling over GloVe, 90.7%).
 RECIPE: dict[str, dict[str, Any]] = {"vectors": {"embeddings": "glove-6b-50d"}, "text": {"max_len": 400},
@@ -41,6 +42,14 @@ class RNNConfig:
     pooling: str = field(default="attention", metadata={
         "help": "how to summarise the outputs: attention | final | mean | max",
         "choices": ["attention", "final", "mean", "max"]})
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(vector_width="emb_size", attention_pooling=self.pooling == "attention")
+
+    def __post_init__(self) -> None:
+        choices(self)
+        at_least(self, 1, "emb_size", "hidden_size", "layers")
+        probability(self, "dropout")
 
 
 class RNNClassifier(ClassifierModel):

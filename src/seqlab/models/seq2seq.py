@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.errors import SeqlabError
+from seqlab.config import at_least, choices, probability, require
 from seqlab.models.attention import ATTENTION_KINDS, make_attention
+from seqlab.models.base import Capabilities
 from seqlab.models.rnn_step import rnn_step
 
 
@@ -81,7 +82,8 @@ def source_mask(src_lengths: Tensor, max_len: int) -> Tensor:
 
 # The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: additive attention, 36.8 BLEU in 45 minutes).
 RECIPE: dict[str, dict[str, Any]] = {"text": {"vocab_size": 8000},
-          "train": {"lr": 1e-3, "schedule": "cosine", "warmup": 0.03, "max_tokens": 2500, "max_time": 45}}
+          "train": {"epochs": 30, "batch_size": 256, "max_tokens": 2500, "lr": 1e-3, "weight_decay": 1e-4,
+                    "schedule": "cosine", "warmup": 0.03, "patience": 5, "max_time": 45}}
 
 
 @dataclass
@@ -106,21 +108,17 @@ class RNNSeq2SeqConfig:
         "help": "probability of feeding the gold previous token in training (< 1: scheduled sampling)"})
 
     def __post_init__(self) -> None:
-        if self.cell not in ("gru", "lstm"):
-            raise SeqlabError(f"rnn seq2seq: cell must be 'gru' or 'lstm', got {self.cell!r}")
-        if self.attention not in ATTENTION_KINDS:
-            raise SeqlabError(f"rnn seq2seq: attention must be one of {', '.join(ATTENTION_KINDS)}, "
-                              f"got {self.attention!r}")
-        if self.emb_size < 1 or self.layers < 1:
-            raise SeqlabError("rnn seq2seq: emb_size and layers must be at least 1")
-        if self.hidden_size < 2 or self.hidden_size % 2:
-            raise SeqlabError(f"rnn seq2seq: hidden_size must be even (each encoder direction gets half), "
-                              f"got {self.hidden_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlabError(f"rnn seq2seq: dropout must be in [0, 1), got {self.dropout}")
-        if not 0.0 <= self.teacher_forcing <= 1.0:
-            raise SeqlabError(f"rnn seq2seq: teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
+        choices(self)
+        at_least(self, 1, "emb_size", "layers")
+        at_least(self, 2, "hidden_size")
+        require(self.hidden_size % 2 == 0,
+                f"--hidden-size must be even (each encoder direction gets half), got {self.hidden_size}")
+        probability(self, "dropout")
+        probability(self, "teacher_forcing", upper="]")
 
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(teacher_forcing=self.teacher_forcing)
 
 RNNHidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, N, H); LSTM: (h, c)
 

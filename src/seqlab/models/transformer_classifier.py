@@ -14,8 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqlab.config import at_least, choices, divides, probability
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
 from seqlab.models.positions import sinusoidal_positions
 
 # The IMDB benchmark's settings (benchmarks/RESULTS.md).
@@ -36,6 +37,16 @@ class TransformerConfig:
     pooling: str = field(default="mean", metadata={
         "help": "how to summarise the outputs: mean | cls | attention", "choices": ["mean", "cls", "attention"]})
 
+    def capabilities(self) -> Capabilities:
+        return Capabilities(vector_width="d_model", vector_width_divisor="heads",
+                            attention_pooling=self.pooling == "attention")
+
+    def __post_init__(self) -> None:
+        choices(self)
+        at_least(self, 1, "layers", "ff_size")
+        divides(self, "heads", "d_model")
+        probability(self, "dropout", "attention_dropout")
+
 
 class TransformerClassifier(ClassifierModel):
     input_kind = "tokens"
@@ -46,9 +57,7 @@ class TransformerClassifier(ClassifierModel):
 
     def __init__(self, config: TransformerConfig, vocab_size: int, num_outputs: int, pad_id: int = 0) -> None:
         super().__init__()
-        if config.d_model % config.heads:
-            raise ValueError(f"d_model {config.d_model} must be divisible by heads {config.heads}")
-        self.config = config
+        self.config = config  # valid: TransformerConfig checks that its heads divide d_model
         self.embedding = nn.Embedding(vocab_size, config.d_model, padding_idx=pad_id)
         self.cls = nn.Parameter(torch.zeros(1, 1, config.d_model)) if config.pooling == "cls" else None
         layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.ff_size, config.dropout,

@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqlab.config import at_least, divides, probability, require
 from seqlab.errors import SeqlabError
+from seqlab.models.base import Capabilities
 from seqlab.models.positions import sinusoidal_positions
 from seqlab.models.seq2seq import source_mask
 
@@ -33,7 +35,8 @@ KV = tuple[Tensor, Tensor]  # keys, values, each (B, heads, length, d_head)
 
 # The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: 37.7 BLEU with beam 5 in 60 minutes).
 RECIPE: dict[str, dict[str, Any]] = {"model": {"share_embeddings": True}, "text": {"vocab_size": 8000},
-          "train": {"lr": 7e-4, "schedule": "cosine", "warmup": 0.05, "max_tokens": 2500, "max_time": 60}}
+          "train": {"epochs": 30, "batch_size": 256, "max_tokens": 2500, "lr": 7e-4, "weight_decay": 1e-4,
+                    "schedule": "cosine", "warmup": 0.05, "patience": 5, "max_time": 60}}
 
 
 @dataclass
@@ -60,14 +63,14 @@ class TransformerSeq2SeqConfig:
         "help": "transformer seq2seq: precomputed position table size (longer inputs still work)"})
 
     def __post_init__(self) -> None:
-        if self.heads < 1 or self.d_model % self.heads or self.d_model % 2:
-            raise SeqlabError(f"transformer seq2seq: d_model ({self.d_model}) must be even and divisible "
-                              f"by heads ({self.heads})")
-        if self.encoder_layers < 1 or self.decoder_layers < 1 or self.ff_size < 1 or self.max_positions < 1:
-            raise SeqlabError("transformer seq2seq: layers, ff_size and max_positions must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise SeqlabError(f"transformer seq2seq: dropout must be in [0, 1), got {self.dropout}")
+        at_least(self, 1, "encoder_layers", "decoder_layers", "ff_size", "max_positions")
+        divides(self, "heads", "d_model")
+        require(self.d_model % 2 == 0, f"--d-model must be even, got {self.d_model}")
+        probability(self, "dropout")
 
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities()  # trains on the gold previous words
 
 class MultiHeadAttention(nn.Module):
     """Multi-head attention whose keys/values are projected separately (:meth:`project_kv`),

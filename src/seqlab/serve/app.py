@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import threading
+from collections.abc import Generator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -246,9 +247,8 @@ async def _stream(handler: Handler, served: ServedModel, body: Any, batcher: Mic
             log.error("model %s failed while streaming", served.name, exc_info=exc)
             put("error", error_body(500, "inference_failed", f"model {served.name!r} failed: {type(exc).__name__}"))
         finally:
-            close = getattr(tokens, "close", None)
-            if close is not None:
-                close()  # a generator left early runs its clean-up now, on the model's thread
+            if isinstance(tokens, Generator):
+                tokens.close()  # a generator left early runs its clean-up now, on the model's thread
 
     with _mapped_errors(served.name, limits):
         job = batcher.call(produce)

@@ -23,9 +23,11 @@ class ServeLimits:
     max_body: int = 2 * 1024 * 1024  # bytes of a request body
 
     def validate(self) -> ServeLimits:
-        for name in ("max_batch", "max_queue", "max_texts", "max_chars", "max_body"):
-            if getattr(self, name) < 1:
-                raise SeqlabError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        counts = {"max_batch": self.max_batch, "max_queue": self.max_queue, "max_texts": self.max_texts,
+                  "max_chars": self.max_chars, "max_body": self.max_body}
+        for name, value in counts.items():
+            if value < 1:
+                raise SeqlabError(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
         if self.max_wait_ms < 0 or self.timeout <= 0:
             raise SeqlabError("--max-wait-ms must be >= 0 and --timeout > 0")
         if self.max_texts > self.max_queue:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.routing import Route
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -60,7 +61,7 @@ class ServeMetrics:
 
 class MetricsMiddleware:
     """Pure ASGI middleware timing every request to its last byte (a token stream included) and counting it
-    under its route template (``/v1/models/{name}/classify``), never the raw path."""
+    under its route template (``/v1/models/{name}/<route>``), never the raw path."""
 
     def __init__(self, app, metrics: ServeMetrics) -> None:
         self.app, self.metrics = app, metrics
@@ -80,7 +81,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            label = getattr(scope.get("route"), "path", None)  # FastAPI's routes put themselves in the scope
+            route = scope.get("route")  # FastAPI's routes put themselves in the scope
+            label = route.path if isinstance(route, Route) else None
             if label is None:
                 label = scope["path"] if scope["path"] in DOC_PATHS else UNMATCHED
             self.metrics.observe_request(label, status, time.perf_counter() - started)

@@ -42,6 +42,8 @@ class TaskSpec:
     add_evaluate_options: Callable[[argparse.ArgumentParser], None] | None = None
     # the report as a person reads it (``--json`` prints the dict itself); may write files the report names
     format_report: Callable[[dict[str, Any]], str] = _json_report
+    # builds the task's part of the server's page; None: the package's page.js as it is (or no part without one)
+    page_script: Callable[[], str] | None = None
 
 
 TASKS: dict[str, TaskSpec] = {}

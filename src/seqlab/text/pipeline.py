@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from seqlab.errors import SeqlabError
+from seqlab.config import at_least, choices
 from seqlab.text.clean import clean_text
 from seqlab.text.ragged import split_ragged
 from seqlab.text.tokenizers import Tokenizer, make_tokenizer, tokenizer_from_json
@@ -39,13 +39,11 @@ class TextConfig:
         "help": "which part of a long text to keep: head | tail | head_tail (Sun et al. 2019: head+tail is best)",
         "choices": ["head", "tail", "head_tail"]})
 
-    def validate(self) -> None:
-        if self.min_freq < 1:
-            raise SeqlabError("min_freq must be at least 1")
-        if self.max_len < 1:
-            raise SeqlabError("max_len must be at least 1")
-        if self.max_vocab is not None and self.max_vocab < 3:
-            raise SeqlabError("max_vocab must be at least 3 (it counts <pad> and <unk>)")
+    def __post_init__(self) -> None:
+        choices(self)
+        at_least(self, 1, "min_freq", "max_len")
+        at_least(self, 3, "max_vocab")  # it counts <pad> and <unk>
+        at_least(self, 10, "bpe_vocab_size")
 
     def cache_key(self) -> dict[str, Any]:
         """The settings that change tokenisation (vocabulary cut-offs and truncation do not)."""

@@ -26,9 +26,11 @@ class StreamTokenizer:
     def __init__(self, kind: str, vocab: Vocab | None = None, subword: SubwordTokenizer | None = None) -> None:
         if kind not in KINDS:
             raise SeqlabError(f"unknown language-model tokenizer {kind!r}; choose one of {', '.join(KINDS)}")
+        if (vocab is None) != (kind == "bpe") or (subword is None) != (kind == "word"):
+            # built only by train() and from_json(), never from a setting: this is a programming error
+            raise TypeError("StreamTokenizer('word') takes a vocab, StreamTokenizer('bpe') a subword tokenizer")
         self.kind, self.vocab, self.subword = kind, vocab, subword
-        if kind == "word":
-            assert vocab is not None
+        if vocab is not None:
             self.eos_id, self.unk_id = vocab.stoi[EOS], vocab.stoi[UNK]
         else:
             self.eos_id, self.unk_id = EOS_ID, UNK_ID

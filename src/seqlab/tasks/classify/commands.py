@@ -11,11 +11,8 @@ WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all c
 
 
 def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.commandline import read_inputs
-    from seqlab.tasks.base import load_model
-
-    model = load_model(args.model_dir, device=args.device, expect_task="classify", command="predict",
-                       precision=args.precision)
+    from seqlab.commandline import load_for_command, read_inputs
+    model = load_for_command(args, "classify", "predict")
     texts = read_inputs(args)
     explain = args.explain or args.html is not None
     if explain:
@@ -41,7 +38,7 @@ def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def add_commands(subparsers) -> None:
-    from seqlab.commandline import options_among_texts
+    from seqlab.commandline import add_runtime_options, options_among_texts
 
     pr = subparsers.add_parser("predict", help="classify texts (arguments, --file, or standard input)")
     pr.add_argument("model_dir")
@@ -56,8 +53,7 @@ def add_commands(subparsers) -> None:
     pr.add_argument("--top", type=int, default=10, help="with --explain: how many words to show")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
-    pr.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
-    pr.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    add_runtime_options(pr)
     pr.set_defaults(func=cmd_predict)
     options_among_texts(pr)
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqlab.files import write_text_atomic
 from seqlab.text.ngrams import add_hashed_ngrams
 
 
@@ -114,7 +115,4 @@ def explanation_html(results: list[dict[str, Any]], path: Path, title: str = "se
             "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.8}"
             ".t{padding:0 2px;border-radius:3px}small{color:#555;font-weight:normal}section{margin-bottom:2rem}"
             f"</style></head><body><h1>{html.escape(title)}</h1>{''.join(blocks)}</body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, page)

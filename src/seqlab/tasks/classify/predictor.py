@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.data.batching import bucket_batches, pad_batch
+from seqlab.data.batching import pad_batch
 from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, load_split, load_train_valid
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, timed
+from seqlab.inference import Predictor, bucketed_map, timed
 from seqlab.metrics import classification_report
 from seqlab.modeldir import read_json
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
@@ -28,6 +28,7 @@ from seqlab.tasks.classify.recipe import (
     model_inputs,
     num_outputs,
     probabilities,
+    reads_pretrained_text,
 )
 from seqlab.text.pipeline import TextPipeline
 
@@ -74,7 +75,7 @@ class Classifier(Predictor):
     def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
         super().__init__(model_dir, device, precision)
         self.labels: list[str] = self.meta["labels"]
-        if self.config.model_name == "pretrained":
+        if reads_pretrained_text(self.config):
             folder = self.model_dir / HF_FOLDER
             self.pipeline: Any = HFTextPipeline(load_hf_tokenizer(str(folder)), self.config.text.max_len)
             vocab_size, self.pad_id = len(self.pipeline.tokenizer), self.pipeline.pad_id
@@ -134,18 +135,25 @@ class Classifier(Predictor):
     def _score(self, first: int, docs: list[np.ndarray], tokens: list[list[str]] | None, batch_size: int,
                probs: torch.Tensor, attention: list) -> None:
         """Run the model on encoded texts ``first, first + 1, ...``; fill their rows of ``probs``/``attention``."""
-        lengths = np.array([len(d) for d in docs])
-        for batch in bucket_batches(lengths, batch_size=batch_size):
+
+        def run(batch: list[int]) -> list[tuple[torch.Tensor, list[float] | None]]:  # (probabilities, attention)
             ids, lens = pad_batch([docs[i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
             with self.autocast():
                 out = self.model(ids.to(self.device), lens.to(self.device))
             p = probabilities(out.logits).cpu()
             if lens.eq(0).any():  # an empty text carries no evidence: the label prior is unknown, say so
                 p[lens.eq(0)] = 1.0 / len(self.labels)
-            probs[torch.tensor(batch) + first] = p
+            weights: list[list[float] | None] = [None] * len(batch)
             if out.attention is not None and tokens is not None:
-                for row, i in enumerate(batch):
-                    attention[first + i] = out.attention[row, : len(tokens[i])].float().cpu().tolist()
+                weights = [out.attention[row, : len(tokens[i])].float().cpu().tolist() for row, i in enumerate(batch)]
+            return list(zip(p, weights, strict=True))
+
+        results = bucketed_map(run, [len(d) for d in docs], batch_size)
+        if results:
+            probs[first: first + len(results)] = torch.stack([p for p, _ in results])
+        for i, (_, weights) in enumerate(results):
+            if weights is not None:
+                attention[first + i] = weights
 
     def predict(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
         """One ``{"label", "confidence", "probabilities"}`` per text, in input order.
@@ -192,7 +200,7 @@ class Classifier(Predictor):
 
     @property
     def has_attention(self) -> bool:
-        return getattr(self.config.model, "pooling", "") == "attention"
+        return self.config.model.capabilities().attention_pooling
 
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Classifier:

@@ -23,6 +23,7 @@ from seqlab.data.batching import bucket_batches, pad_batch
 from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
 from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, check_labels, load_train_valid
 from seqlab.errors import SeqlabError
+from seqlab.inference import bucketed_map
 from seqlab.metrics import classification_report
 from seqlab.modeldir import save_model_dir
 from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
@@ -37,6 +38,7 @@ from seqlab.train import TrainableTask, TrainConfig
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
 PAD_MULTIPLE = 8  # batch widths rounded up to a multiple of 8: fewer kernel shapes to cache
+VALID_BATCH = 256  # texts per batch when validating
 
 
 @dataclass
@@ -132,9 +134,14 @@ def model_inputs(featurizer: Any, docs: list[np.ndarray]) -> list[np.ndarray]:
 def build_model(config: ClassifyConfig, vocab_size: int, num_outputs: int, pad_id: int,
                 hf_config_dir: str | None = None) -> ClassifierModel:
     model_cls = CLASSIFIERS[config.model_name][1]
-    if config.model_name == "pretrained":
+    if reads_pretrained_text(config):  # a pretrained encoder is rebuilt from its own saved files
         return model_cls(config.model, vocab_size, num_outputs, pad_id, hf_config_dir=hf_config_dir)
     return model_cls(config.model, vocab_size, num_outputs, pad_id)
+
+
+def reads_pretrained_text(config: ClassifyConfig) -> bool:
+    """Whether the model reads text with a pretrained encoder's own tokenizer (saved in ``hf/``), not seqlab's."""
+    return config.model.capabilities().text == "pretrained"
 
 
 def _prepare_vectors(config: ClassifyConfig, log) -> None:
@@ -142,17 +149,16 @@ def _prepare_vectors(config: ClassifyConfig, log) -> None:
     source = config.vectors.embeddings
     if not source:
         return
-    if config.model_name == "pretrained":
-        raise SeqlabError("--embeddings does not apply to --model pretrained (it has its own)")
-    if config.model_name == "bag" and config.model.weighting == "nb":
-        raise SeqlabError("--embeddings does not apply to --model bag --weighting nb (a linear model over n-gram "
-                          "features has no word vectors); drop --embeddings or use --weighting mean")
+    can = config.model.capabilities()
+    if can.vector_width is None:
+        raise SeqlabError(f"--embeddings does not apply to --model {config.model_name} {can.no_vectors_reason}")
     from seqlab.models.embeddings import vector_dim
 
     dim = vector_dim(source)
-    size_field = "d_model" if hasattr(config.model, "d_model") else "emb_size"
-    heads = getattr(config.model, "heads", 1)
-    if getattr(config.model, size_field) != dim:
+    size_field = can.vector_width
+    settings = vars(config.model)  # the fields the capabilities name
+    heads = settings[can.vector_width_divisor] if can.vector_width_divisor else 1
+    if settings[size_field] != dim:
         if dim % heads:
             raise SeqlabError(f"{source} has {dim}-dimensional vectors, which {heads} attention heads do not divide; "
                               f"add --heads with a divisor of {dim} (e.g. --heads {_divisor(dim, heads)})")
@@ -190,7 +196,6 @@ class ClassifyTask(TrainableTask):
 
     def __init__(self, config: ClassifyConfig, log=print) -> None:
         self.config, self.log = config, log
-        config.text.validate()
         started = time.monotonic()
         train, valid = load_train_valid(config.data)
         self.labels = check_labels(train)
@@ -199,7 +204,7 @@ class ClassifyTask(TrainableTask):
         if unknown:
             raise SeqlabError(f"validation data has labels not seen in training: {', '.join(unknown[:5])}")
         splits = {"train": train, "valid": valid}
-        if config.model_name == "pretrained":
+        if reads_pretrained_text(config):
             tokenizer = load_hf_tokenizer(config.model.encoder)
             self.pipeline: Any = HFTextPipeline(tokenizer, config.text.max_len)
             encoded = _encode_hf(splits, self.pipeline, config.model.encoder)
@@ -261,19 +266,18 @@ class ClassifyTask(TrainableTask):
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         self.model.eval()
-        preds, total, count = [], 0.0, 0
-        order = []
-        for batch in bucket_batches(self.lengths["valid"], batch_size=256):
+
+        def run(batch: list[int]) -> list[tuple[int, float]]:  # (predicted class, the batch's mean loss) per text
             ids, lengths, targets = self._tensors("valid", batch)
             logits = self.model(ids, lengths).logits
-            total += classification_loss(logits, targets).item() * len(batch)
-            count += len(batch)
-            preds.append(probabilities(logits).argmax(-1).cpu())
-            order.extend(batch)
-        pred = torch.empty(count, dtype=torch.long)
-        pred[torch.tensor(order)] = torch.cat(preds)
-        report = classification_report(self.targets["valid"].tolist(), pred.tolist(), self.labels)
-        return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "loss": total / max(1, count)}
+            loss = classification_loss(logits, targets).item()
+            return [(int(p), loss) for p in probabilities(logits).argmax(-1).tolist()]
+
+        results = bucketed_map(run, self.lengths["valid"], VALID_BATCH)
+        report = classification_report(self.targets["valid"].tolist(), [p for p, _ in results], self.labels)
+        # each text carries its batch's mean loss: their sum is the sum of batch means x batch sizes
+        return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                "loss": sum(loss for _, loss in results) / max(1, len(results))}
 
     def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
         json_files = {}

@@ -25,9 +25,9 @@ def format_report(report: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- the ``seqlab generate`` command
 def cmd_generate(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.tasks.base import load_model
+    from seqlab.commandline import load_for_command
 
-    model = load_model(args.model_dir, device=args.device, expect_task="lm", command="generate")
+    model = load_for_command(args, "lm", "generate")
     options = {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_k": args.top_k,
                "top_p": args.top_p, "repetition_penalty": args.repetition_penalty, "seed": args.seed,
                "warn_unknown": False}
@@ -56,6 +56,8 @@ def cmd_generate(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def add_commands(subparsers) -> None:
+    from seqlab.commandline import add_runtime_options
+
     p = subparsers.add_parser("generate", help="generate text from a language model, streamed as it is produced")
     p.add_argument("model_dir")
     p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
@@ -70,5 +72,5 @@ def add_commands(subparsers) -> None:
     p.add_argument("--num-samples", type=int, default=1,
                    help="continuations generated as one batch (one is streamed; several print when done)")
     p.add_argument("--json", action="store_true", help="JSON lines: each sample's text and tokens with probabilities")
-    p.add_argument("--device", default="cpu")
+    add_runtime_options(p)
     p.set_defaults(func=cmd_generate)

@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.config import TaskConfigSchema
+from seqlab.config import TaskConfigSchema, at_least, choices
 from seqlab.data.corpus import Corpus, LMDataConfig, load_train_valid
 from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
-from seqlab.models.lm import LANGUAGE_MODELS
+from seqlab.models.lm import LANGUAGE_MODELS, LM_RECIPES
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import TrainableTask, TrainConfig, parse_minutes
+from seqlab.train import TrainableTask, TrainConfig
 
 TEXT_FILE = "text.json"
 EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
@@ -49,9 +49,10 @@ class LMTextConfig:
     vocab_size: int = field(default=8000, metadata={"help": "bpe vocabulary size"})
     min_freq: int = field(default=1, metadata={"help": "word tokenizer: keep words seen this often (else <unk>)"})
 
-    def validate(self) -> None:
-        if self.vocab_size < 10 or self.min_freq < 1:
-            raise SeqlabError("vocab_size >= 10 and min_freq >= 1 are required")
+    def __post_init__(self) -> None:
+        choices(self)
+        at_least(self, 10, "vocab_size")
+        at_least(self, 1, "min_freq")
 
 
 @dataclass
@@ -61,28 +62,8 @@ class StreamConfig:
         "help": "rnn: vary the segment length around --bptt (and halve it 5%% of the time; Merity et al. 2017), "
                 "so every token is at every position of a segment over the epochs"})
 
-    def validate(self) -> None:
-        if self.bptt < 2:
-            raise SeqlabError("bptt must be at least 2")
-
-
-@dataclass
-class LMTrainConfig(TrainConfig):
-    """The shared trainer's settings with the WikiText-2 recipe as defaults (measured in benchmarks/lm.py)."""
-
-    epochs: int = field(default=40, metadata={"help": "passes over the training text (the time budget usually ends first)"})
-    batch_size: int = field(default=32, metadata={"help": "parallel streams (rnn) or windows (transformer) per batch"})
-    lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    schedule: str = field(default="cosine", metadata={
-        "help": "learning-rate schedule: none | plateau | linear | cosine | onecycle | inverse_sqrt",
-        "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
-    warmup: float = field(default=200, metadata={"help": "warm-up: a fraction of all steps (<1) or a step count"})
-    clip: float | None = field(default=0.25, metadata={"help": "clip the gradient norm to this (none: off)"})
-    patience: int | None = field(default=3, metadata={"help": "stop after this many evaluations without improvement"})
-    max_time: float | None = field(default=60.0, metadata={
-        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes); the schedule follows it",
-        "parse": parse_minutes})
+    def __post_init__(self) -> None:
+        at_least(self, 2, "bptt")
 
 
 @dataclass
@@ -90,12 +71,12 @@ class LMConfig:
     data: LMDataConfig = field(default_factory=LMDataConfig)
     text: LMTextConfig = field(default_factory=LMTextConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
-    train: LMTrainConfig = field(default_factory=LMTrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)  # each model's defaults: its RECIPE
     model_name: str = "rnn"
     model: Any = None
 
 
-SCHEMA = TaskConfigSchema(LMConfig, {name: cfg for name, (cfg, _) in LANGUAGE_MODELS.items()})
+SCHEMA = TaskConfigSchema(LMConfig, {name: cfg for name, (cfg, _) in LANGUAGE_MODELS.items()}, LM_RECIPES)
 
 
 def tokenizer_kind(cfg: LMConfig) -> str:
@@ -159,7 +140,7 @@ def _stateful_nll(model: Any, data: torch.Tensor, device: torch.device, streams:
         total += _nll_sum(model, hidden, outputs[:, start: start + segment])
     rest = targets - B * L
     if rest:  # the tail follows the last row directly: continue its state
-        last = [tuple(s[:, -1:] for s in layer) if isinstance(layer, tuple) else layer[:, -1:] for layer in state]
+        last = model.select_streams(state, slice(-1, None))
         x = data[B * L: B * L + rest].view(1, -1).to(device)
         y = data[B * L + 1:].view(1, -1).to(device)
         hidden, _ = model(x, last)
@@ -209,8 +190,6 @@ class LMTask(TrainableTask):
 
     def __init__(self, config: LMConfig, log=print, fixed_tokenizer: dict[str, Any] | None = None) -> None:
         self.config, self.log = config, log
-        config.text.validate()
-        config.stream.validate()
         started = time.monotonic()
         train, valid = load_train_valid(config.data)
         self.tokenizer, streams = encode_corpora({"train": train, "valid": valid}, config, fixed_tokenizer)

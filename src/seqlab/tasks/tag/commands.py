@@ -30,10 +30,8 @@ def format_report(report: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- the ``seqlab tag`` command
 def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.commandline import read_inputs
-    from seqlab.tasks.base import load_model
-
-    model = load_model(args.model_dir, device=args.device, expect_task="tag", command="tag", precision=args.precision)
+    from seqlab.commandline import load_for_command, read_inputs
+    model = load_for_command(args, "tag", "tag")
     texts = read_inputs(args)
     if not any(t.strip() for t in texts):
         raise SeqlabError("nothing to tag: the input is empty")
@@ -60,7 +58,7 @@ def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def add_commands(subparsers) -> None:
-    from seqlab.commandline import options_among_texts
+    from seqlab.commandline import add_runtime_options, options_among_texts
 
     p = subparsers.add_parser("tag", help="tag texts with a sequence tagger: entities with character offsets and "
                                           "confidences (arguments, --file, or standard input)")
@@ -72,7 +70,6 @@ def add_commands(subparsers) -> None:
                         "token in the training data's scheme; json: JSON lines")
     p.add_argument("--json", action="store_true", help="JSON lines: entities, tokens and tags (= --format json)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="sentences per batch")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: faster on AVX-512 BF16 CPUs")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    add_runtime_options(p)
     p.set_defaults(func=cmd_tag)
     options_among_texts(p)

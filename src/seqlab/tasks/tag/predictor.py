@@ -28,9 +28,9 @@ from seqlab.tasks.tag.recipe import (
     TagVocab,
     build_model,
     make_features,
-    model_input,
     predict_items,
     read_split,
+    reads_pretrained_text,
     to_scheme,
 )
 from seqlab.text.tagging import OUTSIDE, normalize_scheme, spans, split_tag
@@ -48,7 +48,7 @@ class Tagger(Predictor):
     def __init__(self, model_dir: Path, device: str = "cpu", precision: str = "fp32") -> None:
         super().__init__(model_dir, device, precision)
         self.vocab = TagVocab.from_json(read_json(self.model_dir, TEXT_FILE))
-        hf = str(self.model_dir / HF_FOLDER) if model_input(self.config) == "subwords" else None
+        hf = str(self.model_dir / HF_FOLDER) if reads_pretrained_text(self.config) else None
         self.features = make_features(self.config, self.vocab, hf)
         self.model = self.restore(build_model(self.config, self.vocab, hf_config_dir=hf))
 

@@ -42,20 +42,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlab.config import TaskConfigSchema
+from seqlab.config import TaskConfigSchema, at_least, probability, require
 from seqlab.data.batching import bucket_batches
-from seqlab.data.conll import TaggedSentences, _find_split_file, load_split, read_conll
+from seqlab.data.conll import CONLL2003_COLUMNS, TaggedSentences, _find_split_file, load_split, read_conll
 from seqlab.errors import SeqlabError
+from seqlab.inference import bucketed_map
 from seqlab.metrics import span_report
 from seqlab.modeldir import save_model_dir
 from seqlab.models.embeddings import FixedVectorsEmbedding
+from seqlab.models.pretrained_tagger import RECIPE as PRETRAINED_RECIPE
 from seqlab.models.pretrained_tagger import PretrainedTagger, PretrainedTaggerConfig, SubwordFeatures
+from seqlab.models.tagger import RECIPE as BILSTM_RECIPE
 from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
-from seqlab.train import TrainableTask, TrainConfig, parse_minutes
+from seqlab.train import TrainableTask, TrainConfig
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
@@ -85,13 +88,17 @@ class TagDataConfig:
     split_seed: int = field(default=1234, metadata={"help": "seed of the validation carve-out"})
     limit: int | None = field(default=None, metadata={"help": "train on at most this many sentences (quick runs)"})
 
-    def validate(self) -> None:
-        if self.scheme != "auto":
-            self.scheme = normalize_scheme(self.scheme)
-        if not 0.0 < self.valid_fraction < 0.9:
-            raise SeqlabError("valid_fraction must be between 0 and 0.9")
-        if self.limit is not None and self.limit < 1:
-            raise SeqlabError("--limit must be at least 1")
+    def __post_init__(self) -> None:
+        if self.scheme != "auto":  # its canonical name (iob2 -> bio), as the model directory records it
+            try:
+                self.scheme = normalize_scheme(self.scheme)
+            except SeqlabError as exc:
+                raise SeqlabError(f"--scheme: {exc}") from None
+        name = self.tag_column.strip().lower()
+        require(name.lstrip("-").isdigit() or name in CONLL2003_COLUMNS,
+                f"--tag-column {self.tag_column!r}: give a column index or one of ner, pos, chunk")
+        require(0.0 < self.valid_fraction < 0.9, f"--valid-fraction must be between 0 and 0.9, got {self.valid_fraction:g}")
+        at_least(self, 1, "limit")
 
     def given_scheme(self) -> str | None:
         """The scheme to read with (None: detect it)."""
@@ -113,30 +120,9 @@ class TagVectorsConfig:
         "help": "training: read a word seen once and without a pretrained vector as <unk> with this probability, so "
                 "<unk> learns to stand for rare words (Lample et al. 2016)"})
 
-    def validate(self) -> None:
-        if not 0.0 <= self.singleton_unk < 1.0:
-            raise SeqlabError("--singleton-unk must be in [0, 1)")
-        if self.extra_vectors is not None and self.extra_vectors < 0:
-            raise SeqlabError("--extra-vectors must be 0 or more")
-
-
-@dataclass
-class TagTrainConfig(TrainConfig):
-    """The shared trainer's settings with the CoNLL-2003 recipe as defaults (measured in benchmarks/tag.py)."""
-
-    epochs: int = field(default=50, metadata={"help": "passes over the training data (the time budget usually ends first)"})
-    batch_size: int = field(default=32, metadata={"help": "sentences per batch (length-bucketed)"})
-    lr: float | None = field(default=None, metadata={  # type: ignore[assignment]  # None: the model's recipe
-        "help": "peak learning rate (Adam); default: the model's recipe, 2e-3 for bilstm(-crf), 5e-5 for pretrained"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay (0: Adam)"})
-    schedule: str = field(default="plateau", metadata={
-        "help": "learning-rate schedule: none | plateau (halve when validation F1 stalls) | linear | cosine | onecycle "
-                "| inverse_sqrt",
-        "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
-    clip: float | None = field(default=5.0, metadata={"help": "clip the gradient norm to this (none: off)"})
-    patience: int | None = field(default=5, metadata={"help": "stop after this many evaluations without improvement"})
-    max_time: float | None = field(default=30.0, metadata={
-        "help": "stop training after this long: 90s, 30m, 1.5h (a bare number is minutes)", "parse": parse_minutes})
+    def __post_init__(self) -> None:
+        probability(self, "singleton_unk")
+        at_least(self, 0, "extra_vectors")
 
 
 @dataclass
@@ -152,23 +138,29 @@ TAGGERS: dict[str, tuple[type, str]] = {
     "bilstm": (SoftmaxTaggerConfig, "words"),
     "pretrained": (PretrainedTaggerConfig, "subwords"),
 }
-LEARNING_RATES = {"words": 2e-3, "subwords": 5e-5}  # each family's recipe when --lr is not given
 
 
 @dataclass
 class TagConfig:
     data: TagDataConfig = field(default_factory=TagDataConfig)
     vectors: TagVectorsConfig = field(default_factory=TagVectorsConfig)
-    train: TagTrainConfig = field(default_factory=TagTrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)  # each model's defaults: its RECIPE
     model_name: str = "bilstm-crf"
     model: Any = None
 
 
-SCHEMA = TaskConfigSchema(TagConfig, {name: cfg for name, (cfg, _) in TAGGERS.items()})
+SCHEMA = TaskConfigSchema(TagConfig, {name: cfg for name, (cfg, _) in TAGGERS.items()},
+                          {"bilstm-crf": BILSTM_RECIPE, "bilstm": BILSTM_RECIPE, "pretrained": PRETRAINED_RECIPE})
 
 
 def model_input(config: TagConfig) -> str:
     return TAGGERS[config.model_name][1]
+
+
+def reads_pretrained_text(config: TagConfig) -> bool:
+    """Whether the tagger reads words through a pretrained encoder's sub-word tokenizer (saved in ``hf/``) rather
+    than seqlab's word, case and character features (declared by the model's config)."""
+    return config.model.capabilities().text == "pretrained"
 
 
 # ---------------------------------------------------------------------------- data
@@ -200,7 +192,6 @@ def read_split(cfg: TagDataConfig, split: str) -> TaggedSentences:
 
 
 def load_train_valid(cfg: TagDataConfig) -> tuple[TaggedSentences, TaggedSentences]:
-    cfg.validate()
     train, valid = read_split(cfg, "train"), read_split(cfg, "valid")
     if cfg.limit is not None and cfg.limit < len(train):
         train = train.subset(list(range(cfg.limit)), f"{train.source}:first{cfg.limit}")
@@ -357,7 +348,7 @@ class WordFeatures:
 
 def build_model(config: TagConfig, vocab: TagVocab, hf_config_dir: str | None = None) -> nn.Module:
     """The tagger of ``config.model_name`` over ``vocab``'s words and labels (untrained)."""
-    if model_input(config) == "subwords":
+    if reads_pretrained_text(config):
         return PretrainedTagger(config.model, len(vocab.labels), constraints(vocab.labels, vocab.scheme), hf_config_dir)
     model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.labels), pad_id=vocab.word_index[PAD],
                          char_vocab_size=len(vocab.chars), char_pad_id=vocab.char_index[PAD],
@@ -374,7 +365,7 @@ def trained_embedding(model: Any) -> nn.Embedding:
 
 
 def make_features(config: TagConfig, vocab: TagVocab, hf_folder: str | None = None) -> Any:
-    if model_input(config) == "subwords":
+    if reads_pretrained_text(config):
         return SubwordFeatures(hf_folder or config.model.encoder, config.model.max_subtokens)
     return WordFeatures(vocab)
 
@@ -384,18 +375,15 @@ def predict_items(model: Any, features: Any, items: list[Any], device: torch.dev
                   confidences: bool = False, batch_size: int = EVAL_BATCH, autocast=None
                   ) -> tuple[list[list[int]], list[list[float]] | None]:
     """Decode encoded sentences in length-bucketed batches; results in input order."""
-    tags: list[list[int]] = [[] for _ in items]
-    confs: list[list[float]] = [[] for _ in items]
-    lengths = np.array([features.length(i) for i in items])
     model.eval()
-    for batch in bucket_batches(lengths, batch_size=batch_size):
+
+    def run(batch: list[int]) -> list[tuple[list[int], list[float]]]:  # (tag ids, confidences) per sentence
         with autocast() if autocast else contextlib.nullcontext():
             out_tags, out_conf = model.decode(features.batch([items[i] for i in batch]).to(device), confidences)
-        for row, i in enumerate(batch):
-            tags[i] = out_tags[row]
-            if out_conf is not None:
-                confs[i] = out_conf[row]
-    return tags, confs if confidences else None
+        return list(zip(out_tags, out_conf if out_conf is not None else [[] for _ in batch], strict=True))
+
+    results = bucketed_map(run, [features.length(i) for i in items], batch_size)
+    return [t for t, _ in results], [c for _, c in results] if confidences else None
 
 
 # ---------------------------------------------------------------------------- encoding, cached
@@ -413,20 +401,20 @@ def _vectors_key(source: str | None) -> str | None:
 def encode_splits(splits: dict[str, TaggedSentences], config: TagConfig, scheme: str, vectors: Any,
                   fixed: dict[str, Any] | None) -> tuple[TagVocab, dict[str, list[Any]], dict[str, Any]]:
     """The vocabulary (built on the training split, or ``fixed`` when resuming) and every split encoded, cached."""
-    kind = model_input(config)
-    key = {"kind": "tag", "version": 1, "input": kind, "scheme": scheme,
-           "encoder": config.model.encoder if kind == "subwords" else None,
-           "max_subtokens": config.model.max_subtokens if kind == "subwords" else None,
-           "vectors": _vectors_key(config.vectors.embeddings) if kind == "words" else None,
+    pretrained = reads_pretrained_text(config)
+    key = {"kind": "tag", "version": 1, "input": "subwords" if pretrained else "words", "scheme": scheme,
+           "encoder": config.model.encoder if pretrained else None,
+           "max_subtokens": config.model.max_subtokens if pretrained else None,
+           "vectors": _vectors_key(config.vectors.embeddings) if not pretrained else None,
            "extra_vectors": config.vectors.extra_vectors,
            "sources": {s: d.source for s, d in splits.items()},
            "fixed": hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest() if fixed else None}
 
     def compute():
         labels = label_set([to_internal(t, scheme) for t in splits["train"].tags], scheme)
-        vector_words = _lowercase_unique(vectors.words) if vectors is not None and kind == "words" else []
+        vector_words = _lowercase_unique(vectors.words) if vectors is not None and not pretrained else []
         vocab, counts = build_vocab(splits["train"], labels, scheme, vector_words, config.vectors.extra_vectors)
-        if kind == "subwords":  # the encoder's own tokenizer reads the words
+        if pretrained:  # the encoder's own tokenizer reads the words
             vocab = TagVocab([PAD, UNK], [], [PAD, UNK], labels, scheme)
         if fixed:  # resuming: the ids the checkpoint was trained with
             vocab = TagVocab.from_json(fixed)
@@ -489,23 +477,20 @@ class TagTask(TrainableTask):
 
     def __init__(self, config: TagConfig, log=print, fixed_vocab: dict[str, Any] | None = None) -> None:
         self.config, self.log = config, log
-        config.vectors.validate()
         started = time.monotonic()
         train, valid = load_train_valid(config.data)
         self.scheme = resolve_scheme(config.data, [train, valid], log)
         self.valid_gold = valid.tags
-        kind = model_input(config)
-        if config.train.lr is None:
-            config.train.lr = LEARNING_RATES[kind]
+        pretrained = reads_pretrained_text(config)
         vectors = None
-        if kind == "words" and config.vectors.embeddings:
+        if not pretrained and config.vectors.embeddings:
             from seqlab.models.embeddings import load_vectors
 
             vectors = load_vectors(config.vectors.embeddings)
             if vectors.dim != config.model.emb_size:
                 log(f"setting emb_size to {vectors.dim} to match {config.vectors.embeddings}")
                 config.model = dataclasses.replace(config.model, emb_size=vectors.dim)
-        elif kind == "subwords" and config.vectors.embeddings and config.vectors.embeddings != "glove-6b-50d":
+        elif pretrained and config.vectors.embeddings and config.vectors.embeddings != "glove-6b-50d":
             raise SeqlabError("--embeddings does not apply to --model pretrained (it has its own)")
         self.vocab, items, meta = encode_splits({"train": train, "valid": valid}, config, self.scheme, vectors, fixed_vocab)
         self.features = make_features(config, self.vocab)
@@ -519,11 +504,11 @@ class TagTask(TrainableTask):
                              "vectors": config.vectors.embeddings}
         self.device = pick_device(config.train.device)
         self.rare = None  # (V,) True for training words read as <unk> now and then
-        if kind == "words" and config.vectors.singleton_unk > 0:
+        if not pretrained and config.vectors.singleton_unk > 0:
             self.rare = torch.zeros(len(self.vocab.words), dtype=torch.bool)
             self.rare[torch.tensor(meta["rare"], dtype=torch.long)] = True
             self.rare = self.rare.to(self.device)
-        valid_ids = [i for item in self.valid_items for i in item[0]] if kind == "words" else []
+        valid_ids = [i for item in self.valid_items for i in item[0]] if not pretrained else []
         oov = sum(i == self.vocab.unk_id for i in valid_ids)
         fixed_rows = sum(i >= len(self.vocab.words) for i in valid_ids)
         entities = Counter() if self.scheme == "none" else Counter(
@@ -538,7 +523,7 @@ class TagTask(TrainableTask):
             f"tokens); tags in {self.scheme}"
             + (f", trained as {INTERNAL_SCHEME}" if self.scheme != "none" else "")
             + f" ({len(self.vocab.labels)} labels); prepared in {time.monotonic() - started:.1f}s")
-        if kind == "words":
+        if not pretrained:
             log(f"vocabulary: {len(self.vocab.words):,} training words + {len(self.vocab.extra):,} fixed vector rows, "
                 f"{len(self.vocab.chars):,} characters; validation tokens: {fixed_rows:,} read from fixed vector rows, "
                 f"{oov:,} unknown")
@@ -571,7 +556,7 @@ class TagTask(TrainableTask):
 
     def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
         json_files = {TEXT_FILE: self.vocab.to_json()}
-        if model_input(self.config) == "subwords":
+        if reads_pretrained_text(self.config):
             folder = Path(out_dir) / HF_FOLDER
             self.features.tokenizer.save_pretrained(str(folder))
             self.model.save_encoder_files(folder)

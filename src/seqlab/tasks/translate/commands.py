@@ -15,10 +15,8 @@ from seqlab.text.subword import display_token
 
 # ---------------------------------------------------------------------------- the ``seqlab translate`` command
 def cmd_translate(args, _extra: dict) -> int:
-    from seqlab.commandline import read_inputs
-    from seqlab.tasks.base import load_model
-
-    model = load_model(args.model_dir, device=args.device, expect_task="translate", command="translate")
+    from seqlab.commandline import load_for_command, read_inputs
+    model = load_for_command(args, "translate", "translate")
     texts = read_inputs(args)
     results = model.translate_detailed(texts, beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty,
                                        max_len_ratio=args.max_len_ratio, replace_unk=args.unk_replace,
@@ -68,7 +66,7 @@ def write_attention(model: Translator, texts: list[str], results: list[dict[str,
 
 
 def add_commands(subparsers) -> None:
-    from seqlab.commandline import options_among_texts
+    from seqlab.commandline import add_runtime_options, options_among_texts
 
     p = subparsers.add_parser("translate", help="translate sentences (arguments, --file, or standard input)")
     p.add_argument("model_dir")
@@ -85,7 +83,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--layer", type=int, default=None, help="transformer layer to show (1..L; default the last)")
     p.add_argument("--head", type=int, default=None, help="head to show (1..h; default the average of the heads)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="cpu")
+    add_runtime_options(p)
     p.set_defaults(func=cmd_translate)
     options_among_texts(p)
 

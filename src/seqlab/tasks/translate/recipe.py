@@ -27,11 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqlab.config import TaskConfigSchema
+from seqlab.config import TaskConfigSchema, at_least, choices, non_negative, probability, require
 from seqlab.data.batching import bucket_batches, pad_batch
 from seqlab.data.parallel import ParallelTexts, TranslateDataConfig, load_train_valid
 from seqlab.decode import Hypotheses, beam_search, greedy_search
 from seqlab.errors import SeqlabError
+from seqlab.inference import bucketed_map
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
 from seqlab.models import seq2seq, transformer_seq2seq
@@ -43,6 +44,7 @@ from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, SubwordTokenizer
 from seqlab.train import TrainableTask, TrainConfig
 
 TEXT_FILE = "text.json"
+VALID_BATCH = 256  # sentence pairs per batch when scoring (a token budget caps it too)
 
 # name -> (config class, model class); every model: Model(config, src_vocab_size, tgt_vocab_size, pad_id)
 TRANSLATORS = {
@@ -63,9 +65,10 @@ class TranslateTextConfig:
     max_src_len: int = field(default=100, metadata={"help": "drop training pairs with a longer source (tokens)"})
     max_tgt_len: int = field(default=100, metadata={"help": "drop training pairs with a longer target (tokens)"})
 
-    def validate(self) -> None:
-        if self.vocab_size < 10 or self.min_frequency < 1 or self.max_src_len < 1 or self.max_tgt_len < 1:
-            raise SeqlabError("vocab_size >= 10, min_frequency >= 1 and max_src_len/max_tgt_len >= 1 are required")
+    def __post_init__(self) -> None:
+        choices(self)
+        at_least(self, 10, "vocab_size")
+        at_least(self, 1, "min_frequency", "max_src_len", "max_tgt_len")
 
 
 @dataclass
@@ -76,9 +79,9 @@ class ObjectiveConfig:
         "help": "rnn teacher forcing over epochs: linear (1.0 -> --teacher-forcing) | constant",
         "choices": ["linear", "constant"]})
 
-    def validate(self) -> None:
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise SeqlabError("label_smoothing must be in [0, 1)")
+    def __post_init__(self) -> None:
+        choices(self)
+        probability(self, "label_smoothing")
 
 
 @dataclass
@@ -88,22 +91,12 @@ class DecodingConfig:
     max_len_ratio: float = field(default=1.5, metadata={"help": "at most ratio * source length + extra tokens"})
     max_len_extra: int = field(default=10, metadata={"help": "see --max-len-ratio"})
 
-
-@dataclass
-class TranslateTrainConfig(TrainConfig):
-    """The shared trainer's settings with defaults for translation (Vaswani et al. 2017)."""
-
-    epochs: int = field(default=30, metadata={"help": "passes over the training data"})
-    batch_size: int = field(default=256, metadata={"help": "at most this many sentence pairs per batch"})
-    max_tokens: int | None = field(default=4096, metadata={
-        "help": "token budget per batch (longest of source/target x pairs, padding counted)"})
-    lr: float = field(default=5e-4, metadata={"help": "peak learning rate (AdamW)"})
-    weight_decay: float = field(default=0.0001, metadata={"help": "AdamW weight decay"})
-    schedule: str = field(default="inverse_sqrt", metadata={
-        "help": "learning-rate schedule: none | plateau | linear | cosine | onecycle | inverse_sqrt",
-        "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
-    warmup: float = field(default=400, metadata={"help": "warm-up: a fraction of all steps (<1) or a step count"})
-    patience: int | None = field(default=5, metadata={"help": "stop after this many evaluations without improvement"})
+    def __post_init__(self) -> None:
+        at_least(self, 1, "beam")
+        non_negative(self, "length_penalty", "max_len_ratio")
+        at_least(self, 0, "max_len_extra")
+        require(self.max_len_ratio > 0 or self.max_len_extra > 0,
+                "--max-len-ratio 0 with --max-len-extra 0 would allow no target tokens at all")
 
 
 @dataclass
@@ -112,7 +105,7 @@ class TranslateConfig:
     text: TranslateTextConfig = field(default_factory=TranslateTextConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
-    train: TranslateTrainConfig = field(default_factory=TranslateTrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)  # each model's defaults: its RECIPE
     model_name: str = "transformer"
     model: Any = None
 
@@ -182,19 +175,21 @@ def target_pair(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def teacher_forced_loss(model, src: list[np.ndarray], tgt: list[np.ndarray], device: torch.device,
                         max_tokens: int = 8192) -> tuple[float, int]:
     """Summed token cross-entropy (no smoothing) and the token count, ``<eos>`` included."""
-    total, count = 0.0, 0
-    lengths = np.array([max(len(s), len(t) + 1) for s, t in zip(src, tgt, strict=True)])
-    for batch in bucket_batches(lengths, batch_size=256, max_tokens=max_tokens):
+
+    def run(batch: list[int]) -> list[tuple[float, int]]:  # (summed NLL, target tokens) per pair
         pairs = [target_pair(tgt[i]) for i in batch]
         s, s_len = pad_batch([src[i] for i in batch], PAD_ID)
         t_in, _ = pad_batch([p[0] for p in pairs], PAD_ID)
         t_out, _ = pad_batch([p[1] for p in pairs], PAD_ID)
         logits, _ = model(s.to(device), s_len.to(device), t_in.to(device))
         t_out = t_out.to(device)
-        total += F.cross_entropy(logits.float().flatten(0, 1), t_out.flatten(), ignore_index=PAD_ID,
-                                 reduction="sum").item()
-        count += int(t_out.ne(PAD_ID).sum())
-    return total, count
+        nll = F.cross_entropy(logits.float().flatten(0, 1), t_out.flatten(), ignore_index=PAD_ID,
+                              reduction="none").view(t_out.shape).sum(1)  # (B,)
+        return list(zip(nll.tolist(), t_out.ne(PAD_ID).sum(1).tolist(), strict=True))
+
+    lengths = [max(len(s), len(t) + 1) for s, t in zip(src, tgt, strict=True)]
+    results = bucketed_map(run, lengths, VALID_BATCH, max_tokens=max_tokens)
+    return sum(n for n, _ in results), sum(c for _, c in results)
 
 
 def search(model, src: list[np.ndarray], device: torch.device, *, beam: int = 1, nbest: int = 1,
@@ -205,9 +200,8 @@ def search(model, src: list[np.ndarray], device: torch.device, *, beam: int = 1,
     ``method`` "auto" uses greedy search for beam 1 (the same result, less work) and beam search otherwise.
     """
     use_greedy = method == "greedy" or (method == "auto" and beam == 1)
-    out: list[dict[str, Any]] = [{}] * len(src)
-    lengths = np.array([len(s) for s in src])
-    for batch in bucket_batches(lengths, batch_size=batch_size):
+
+    def run(batch: list[int]) -> list[dict[str, Any]]:
         ids, lens = pad_batch([src[i] for i in batch], PAD_ID)
         ids, lens = ids.to(device), lens.to(device)
         if use_greedy:
@@ -217,10 +211,10 @@ def search(model, src: list[np.ndarray], device: torch.device, *, beam: int = 1,
             hyps = beam_search(model, ids, lens, SOS_ID, EOS_ID, beam_size=beam, length_penalty=length_penalty,
                                max_len_a=max_len_ratio, max_len_b=max_len_extra, nbest=min(nbest, beam),
                                pad_id=PAD_ID)
-        for row, i in enumerate(batch):
-            out[i] = {"tokens": hyps.tokens[row], "scores": hyps.scores[row],
-                      "normalized": hyps.normalized_scores[row], "attention": hyps.attention[row]}
-    return out
+        return [{"tokens": hyps.tokens[row], "scores": hyps.scores[row], "normalized": hyps.normalized_scores[row],
+                 "attention": hyps.attention[row]} for row in range(len(batch))]
+
+    return bucketed_map(run, [len(s) for s in src], batch_size)
 
 
 def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, Any]:
@@ -240,9 +234,8 @@ class TranslateTask(TrainableTask):
 
     def __init__(self, config: TranslateConfig, log=print, fixed_tokenizers: dict[str, Any] | None = None) -> None:
         self.config, self.log = config, log
-        config.text.validate()
-        config.objective.validate()
-        if config.model_name != "rnn" and config.objective.tf_schedule != ObjectiveConfig.tf_schedule:
+        if (config.model.capabilities().teacher_forcing is None
+                and config.objective.tf_schedule != ObjectiveConfig.tf_schedule):
             raise SeqlabError(f"--tf-schedule applies to the rnn translator's scheduled teacher forcing; the "
                               f"{config.model_name} always trains on the gold previous words: leave it out")
         started = time.monotonic()
@@ -278,9 +271,10 @@ class TranslateTask(TrainableTask):
 
     # -- the TrainableTask interface
     def on_epoch_start(self, epoch: int) -> None:
-        """Scheduled sampling (Bengio et al. 2015) for the RNN: the gold-input ratio decays per epoch."""
-        final = getattr(self.config.model, "teacher_forcing", 1.0)
-        if self.config.model_name != "rnn" or final >= 1.0:
+        """Scheduled sampling (Bengio et al. 2015) for a model that trains with it: the gold-input ratio decays per
+        epoch to the final one the model's config declares."""
+        final = self.config.model.capabilities().teacher_forcing
+        if final is None or final >= 1.0:
             return
         if self.config.objective.tf_schedule == "constant":
             self.teacher_forcing = final

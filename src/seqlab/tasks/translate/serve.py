@@ -1,4 +1,5 @@
-"""The translator's route: ``POST /v1/models/{name}/translate``."""
+"""The translator's route, ``POST /v1/models/{name}/translate``, and its part of the server's page (``page.js``,
+with the attention view of ``seqlab translate --attention`` put in by :func:`page_script`)."""
 
 from __future__ import annotations
 
