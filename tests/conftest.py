@@ -21,6 +21,17 @@ NEUTRAL = "the film movie plot actor story scene camera was is a and of it this"
 
 T = TypeVar("T")
 
+try:  # the property tests' settings (hypothesis is a dev extra; without it only they are skipped)
+    from hypothesis import settings
+except ImportError:
+    pass
+else:
+    # CI: the same examples on every run (derandomize: a fixed seed per test), bounded so the property suite stays
+    # under a minute on 2 cores; elsewhere random examples, as many. No example database: nothing is written here.
+    settings.register_profile("ci", derandomize=True, max_examples=200, deadline=None, database=None, print_blob=True)
+    settings.register_profile("dev", max_examples=200, deadline=None, database=None)
+    settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
 
 def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01,
                message: str = "the condition") -> T:

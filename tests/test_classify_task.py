@@ -139,11 +139,11 @@ def test_cli_train_predict_evaluate(tmp_path, reviews_csv, capsys):
     assert main(["predict", str(out), "superb wonderful", "awful dull", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["label"] for x in lines] == ["pos", "neg"] and 0.5 < lines[0]["confidence"] <= 1
-    assert main(["evaluate", str(out), "--data", str(reviews_csv), "--split", "train", "--json"]) == 0
+    assert main(["evaluate", str(out), "--data", str(reviews_csv), "--split", "test", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] > 0.9 and report["count"] == 400
     assert sum(map(sum, report["confusion"])) == 400
-    assert Path(report["confusion_png"]).exists() and report["split"] == "reviews.csv"  # a file: evaluated whole
+    assert Path(report["confusion_png"]).exists() and report["split"] == "whole"  # a file: evaluated whole
 
 
 def test_cli_user_errors_exit_2_without_traceback(tmp_path, reviews_csv, capsys):

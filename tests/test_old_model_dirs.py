@@ -55,4 +55,6 @@ def test_an_old_tagger_tags_the_same(copy_of):
 def test_an_old_language_model_scores_and_generates_the_same(copy_of):
     lm = seqlab.load(copy_of("lm-rnn"))
     assert lm.perplexity(["the film was great"]) == pytest.approx(EXPECTED["lm-rnn"]["perplexity"], rel=1e-5)
-    assert lm.generate("the film", max_tokens=5, seed=1) == EXPECTED["lm-rnn"]["generate"]
+    # 8706680 drew <pad> first here (decoded as nothing); <pad>, <unk> and <sos> are never drawn now, so that draw
+    # gives "b", and the same seeded draws after it give the old text
+    assert lm.generate("the film", max_tokens=5, seed=1) == "b" + EXPECTED["lm-rnn"]["generate"]

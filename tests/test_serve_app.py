@@ -426,3 +426,116 @@ def test_metrics_count_what_was_sent(models):
     assert metric(text, "seqlab_batch_texts_sum", model="bag") == 6  # every text sent went through a batch
     assert metric(text, "seqlab_queue_texts", model="bag") == 0
     assert metric(text, "seqlab_model_load_seconds", model="bag") > 0
+
+
+# ---------------------------------------------------------------------------- what the URL and headers decide first
+@pytest.fixture(scope="module")
+def fakes():
+    """A classifier, a tagger and a language model that answer at once (no training): the fast error tests."""
+    with TestClient(create_app([served("slow", SlowClassifier()), served("tagger", FakeTagger()), served("lm", FakeLM())],
+                               LIMITS)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "application/jsonx", "json"])
+def test_a_body_that_is_not_declared_json_is_415(fakes, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    answer = fakes.post("/v1/models/slow/classify", content=b'{"texts": ["good"]}', headers=headers)
+    assert answer.status_code == 415, answer.text
+    error = answer.json()["error"]
+    assert error["status"] == 415 and error["code"] == "unsupported_media_type"
+    assert error["message"].startswith("expected application/json")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON",
+                                          "application/vnd.seqlab+json"])
+def test_json_content_types_are_read(fakes, content_type):
+    answer = fakes.post("/v1/models/slow/classify", content=b'{"texts": ["good"]}', headers={"content-type": content_type})
+    assert answer.status_code == 200 and answer.json()["results"][0]["label"] == "pos"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"texts": ["Hund rot."], "beam": 2}',  # valid for translate
+    b'{"texts": ["Hund rot."], "beam": 99}',  # beyond translate's bounds
+    b'{"texts": []}', b"{}", b'{"prompt": "x"}', b"[1, 2]", b"{not json", b"",
+])
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_another_tasks_route_is_400_whatever_the_body(fakes, body, content_type):
+    """The model's task is checked before the body is read: the body of a wrong route is no reason for a 422."""
+    answer = fakes.post("/v1/models/slow/translate", content=body, headers={"content-type": content_type})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "wrong_task" and "/v1/models/slow/classify" in error["message"]
+    unknown = fakes.post("/v1/models/nope/translate", content=body, headers={"content-type": content_type})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_model"
+
+
+def test_without_the_key_a_task_route_is_401_before_it_says_anything_else():
+    """The checks that run before the body keep the key first: no model name or task is told to a stranger."""
+    with TestClient(create_app([served("slow", SlowClassifier())], LIMITS, api_key="s3cret")) as c:
+        cases = [("/v1/models/nope/classify", b'{"texts": ["x"]}', "application/json", 404),
+                 ("/v1/models/slow/translate", b"{", "application/json", 400),
+                 ("/v1/models/slow/classify", b'{"texts": ["x"]}', "text/plain", 415),
+                 ("/v1/models/slow/classify", b'{"texts": 1}', "application/json", 422)]
+        for path, body, content_type, status in cases:
+            for key in ({}, {"Authorization": "Bearer wrong"}):
+                denied = c.post(path, content=body, headers={"content-type": content_type, **key})
+                assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthorized", path
+            good = {"content-type": content_type, "Authorization": "Bearer s3cret"}
+            assert c.post(path, content=body, headers=good).status_code == status, path
+
+
+def test_head_of_the_page_is_200(fakes):
+    answer = fakes.head("/")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/models/slow/classify", '{"texts": ["good", "bad \\ud800 film"], "explain": true}'),
+    ("/v1/models/slow/classify", '{"texts": ["good", "bad \\ud800 film"]}'),
+    ("/v1/models/slow/classify", '{"texts": ["good", "bad \\udfff film"]}'),  # a lone low surrogate
+    ("/v1/models/tagger/tag", '{"texts": ["Ada", "Ada \\ud800 Paris"]}'),
+    ("/v1/models/lm/generate", '{"prompt": "bad \\ud800"}'),
+    ("/v1/models/lm/generate", '{"prompt": "bad \\ud800", "stream": true}'),
+])
+def test_text_that_is_not_valid_unicode_is_422_naming_where(fakes, path, body):
+    """JSON can spell a lone surrogate; Python decodes it into a str no encoder writes: refused, never a 500."""
+    answer = fakes.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    error = answer.json()["error"]
+    text = 0 if "prompt" in body else 1
+    assert error["code"] == "invalid_text"
+    assert f"text {text} " in error["message"] and "character 4 " in error["message"]
+
+
+def test_a_surrogate_pair_is_one_valid_character(fakes):
+    body = b'{"texts": ["Ada \\ud83d\\ude00 Paris"]}'  # U+1F600, spelled as JSON spells it
+    answer = fakes.post("/v1/models/tagger/tag", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 200 and answer.json()["results"][0]["tokens"] == ["Ada", "\U0001f600", "Paris"]
+
+
+def test_the_server_and_seqlab_generate_share_one_max_tokens_cap(fakes, capsys):
+    from seqlab.cli import main
+    from seqlab.tasks.lm import commands
+    from seqlab.tasks.lm import serve as lm_serve
+
+    limit = commands.MAX_NEW_TOKENS
+    assert lm_serve.MAX_NEW_TOKENS == limit
+    assert fakes.post("/v1/models/lm/generate", json={"prompt": "x", "max_tokens": limit}).status_code == 200
+    for over in (0, limit + 1):
+        answer = fakes.post("/v1/models/lm/generate", json={"prompt": "x", "max_tokens": over})
+        assert answer.status_code == 422 and answer.json()["error"]["message"].startswith("max_tokens: ")
+        assert main(["generate", "/no/such/lm", "--max-tokens", str(over)]) == 2  # refused before the model loads
+        assert f"seqlab: error: --max-tokens must be between 1 and {limit} (got {over})" in capsys.readouterr().err
+
+
+def test_the_app_serves_again_when_its_lifespan_starts_again(fakes):
+    """A test client entered twice (or schemathesis, which ends the lifespan after each test) runs the startup
+    again after a shutdown: the drained batchers take work again instead of answering 503 for ever."""
+    app = create_app([served("slow", SlowClassifier())], LIMITS)
+    for _ in range(2):
+        with TestClient(app) as c:
+            assert c.get("/ready").status_code == 200
+            assert c.post("/v1/models/slow/classify", json={"texts": ["good"]}).status_code == 200

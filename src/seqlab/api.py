@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from seqlab.config import read_config_file
-from seqlab.errors import SeqlabError
-from seqlab.modeldir import CONFIG
+from seqlab.modeldir import CHECKPOINT, CONFIG, check_out_dir
 from seqlab.tasks.base import get_task, load_model
 
 
@@ -28,12 +28,15 @@ def train(task: str, out: str | Path, *, config: str | Path | None = None, resum
     >>> seqlab.train("classify", "runs/imdb-bag", data="imdb", model="bag", epochs=5)  # doctest: +SKIP
     """
     out = Path(out)
-    if (out / CONFIG).exists() and not (resume or overwrite):
-        raise SeqlabError(f"{out} already holds a model; choose another --out, add --resume to continue it, "
-                          "or --overwrite to replace it")
     spec = get_task(task)
     cfg = make_config(task, config, settings)
-    return spec.train(cfg, out, resume=resume, log=log)
+    existed = check_out_dir(out, task, model_name=cfg.model_name, resume=resume, overwrite=overwrite)  # before data
+    try:
+        return spec.train(cfg, out, resume=resume, log=log)
+    except BaseException:  # a user error, an interrupt: a directory this call made is not left half-written
+        if not existed and out.is_dir() and not (out / CONFIG).exists() and not (out / CHECKPOINT).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def load(path: str | Path, device: str = "cpu", **options: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from seqlab.errors import SeqlabError
 
@@ -18,8 +19,19 @@ from seqlab.errors import SeqlabError
 def cmd_train(args: argparse.Namespace, extra: dict) -> int:
     from seqlab.api import train
 
-    summary = train(args.task, args.out, config=args.config, resume=args.resume, overwrite=args.overwrite,
-                    **extra)
+    try:
+        summary = train(args.task, args.out, config=args.config, resume=args.resume, overwrite=args.overwrite,
+                        **extra)
+    except KeyboardInterrupt:
+        from seqlab.modeldir import CHECKPOINT
+
+        if (Path(args.out) / CHECKPOINT).is_file():
+            again = "the same command" if args.resume else "the same command and --resume"
+            print(f"seqlab: interrupted; continue from the last checkpoint in {args.out} with {again}",
+                  file=sys.stderr)
+        else:
+            print("seqlab: interrupted before the first checkpoint; nothing was saved", file=sys.stderr)
+        return 130
     best = summary["best"]
     shown = f"{best:.4f}" if isinstance(best, float) else best
     print(f"best valid {summary['metric']} {shown} at epoch {summary['best_epoch']}; "
@@ -82,7 +94,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         p.add_argument("--config", default=None, help="a TOML/YAML/JSON config file; flags override it")
         p.add_argument("--resume", action="store_true", default=False, help="continue from the last checkpoint in --out")
         p.add_argument("--overwrite", action="store_true", default=False, help="replace a model already in --out")
-        spec.schema.add_flags(p)
+        _settings_when_used(p, spec)
         p.set_defaults(func=cmd_train)
         task_parsers[name] = p
 
@@ -108,10 +120,35 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     for spec in TASKS.values():
         if spec.add_commands is not None:
             spec.add_commands(commands)
+    from seqlab.export.command import add_export_command
     from seqlab.serve import add_serve_command
+
+    add_export_command(commands)
 
     add_serve_command(commands)  # serves any task's models; needs the optional seqlab[serve] only to run
     return parser, task_parsers
+
+
+def _settings_when_used(parser: argparse.ArgumentParser, spec) -> None:
+    """Add the task's setting flags (``spec.schema.add_flags``) when ``seqlab train TASK`` is parsed or its help
+    shown, not when the parser is built: the schema imports the task's models, and so torch, which ``seqlab --help``
+    or ``seqlab predict ...`` need not wait for."""
+    added = False
+
+    def add() -> None:
+        nonlocal added
+        if not added:
+            added = True
+            spec.schema.add_flags(parser)
+
+    for method in ("parse_known_args", "format_help", "format_usage"):
+        plain = getattr(parser, method)
+
+        def deferred(*args, _plain=plain, **kwargs):
+            add()
+            return _plain(*args, **kwargs)
+
+        setattr(parser, method, deferred)
 
 
 def _task_evaluate_help() -> str:
@@ -126,11 +163,12 @@ def _task_evaluate_help() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, _ = build_parser()
+    parser, task_parsers = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         if args.command != "evaluate":
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+            hint = _closest_flag(task_parsers[args.task], unknown) if args.command == "train" else ""
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
         args.task_options = unknown  # parsed by the model's task once the model directory is read
     extra = {}
     if args.command == "train":
@@ -148,6 +186,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the file system's answer (no space left, permission denied, ...), in one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"seqlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+
+
+def _closest_flag(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    """`` (did you mean --epochs?)`` for the first mistyped flag among ``unknown`` that is close to one."""
+    import difflib
+
+    flags = [f for f in parser._option_string_actions if f.startswith("--")]
+    for word in unknown:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], flags, n=1)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 if __name__ == "__main__":

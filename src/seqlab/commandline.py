@@ -7,25 +7,63 @@ faces (``cli.py``, ``api.py``) stay above the tasks and nothing below them impor
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
 
+# seqlab.runtime.INFERENCE_PRECISIONS, written out so that building the parser imports no torch (a test holds the
+# two equal)
+PRECISION_CHOICES = ("auto", "fp32", "bf16")
+
+
+def _not_utf8(data: bytes, what: str) -> str | None:
+    """``"{what} is not valid UTF-8 (byte 0xff at position 4)"``, or None when ``data`` is valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{what} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start})"
+    return None
+
+
+def check_argument(text: str, what: str) -> str:
+    """A command-line argument that is text to work on, refused when it is not valid UTF-8.
+
+    Python hands such an argument over with each undecodable byte as a lone surrogate (0xff as ``\\udcff``);
+    replacing it would change what the model reads, so it is refused naming the byte (README, "User errors").
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            message = _not_utf8(os.fsencode(text), what)
+        except UnicodeError:  # a surrogate that no byte stands for
+            message = None
+        raise SeqlabError(message or f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+    return text
+
 
 def read_inputs(args: argparse.Namespace) -> list[str]:
+    """The texts of a command: its arguments, else the lines of ``--file``, else standard input; text that is not
+    valid UTF-8 is refused, naming where."""
     if args.texts:
-        return list(args.texts)
+        return [check_argument(t, f"argument {i}") for i, t in enumerate(args.texts, 1)]
     if args.file:
         from seqlab.data.readers import open_text_lines
 
         return [line.rstrip("\n") for _, line in open_text_lines(Path(args.file))]
     if sys.stdin is None or sys.stdin.isatty():
         raise SeqlabError("give texts as arguments, with --file FILE, or on standard input")
+    data = sys.stdin.buffer.read()
     try:
-        return [line.rstrip("\n") for line in sys.stdin.buffer.read().decode("utf-8").splitlines()]
-    except UnicodeDecodeError as exc:
-        raise SeqlabError(f"standard input is not valid UTF-8 (byte {exc.start})") from None
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:  # name the line, and the byte's place in it
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        end = data.find(b"\n", exc.start)
+        message = _not_utf8(data[start: end if end >= 0 else len(data)], f"standard input, line {line},")
+        raise SeqlabError(message or f"standard input is not valid UTF-8 ({exc.reason})") from None
 
 
 def options_among_texts(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +88,13 @@ def options_among_texts(parser: argparse.ArgumentParser) -> None:
 def load_for_command(args: argparse.Namespace, task: str, command: str):
     """The model of a task's command (``args.model_dir``) on ``--device`` in ``--precision``, with ``--threads`` set;
     a directory of another task is refused naming the command."""
-    from seqlab.runtime import set_threads
+    from seqlab.export.format import is_export_dir
     from seqlab.tasks.base import load_model
+
+    if is_export_dir(args.model_dir):  # ONNX Runtime, with its own threads: no torch is imported
+        return load_model(args.model_dir, device=args.device, expect_task=task, command=command,
+                          precision=args.precision, threads=args.threads)
+    from seqlab.runtime import set_threads
 
     set_threads(args.threads)
     return load_model(args.model_dir, device=args.device, expect_task=task, command=command, precision=args.precision)
@@ -59,10 +102,8 @@ def load_for_command(args: argparse.Namespace, task: str, command: str):
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     """``--device``, ``--precision`` and ``--threads``, the same on every command that runs a model."""
-    from seqlab.runtime import INFERENCE_PRECISIONS
-
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    parser.add_argument("--precision", default="fp32", choices=list(INFERENCE_PRECISIONS),
+    parser.add_argument("--precision", default="fp32", choices=list(PRECISION_CHOICES),
                         help="fp32 | bf16 (faster on AVX-512 BF16 CPUs and GPUs; fp32 where bf16 would be emulated) "
                              "| auto (bf16 where the hardware has it)")
     parser.add_argument("--threads", type=int, default=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import math
 import types
@@ -95,6 +96,13 @@ def require(ok: bool, message: str) -> None:
         raise SeqlabError(message)
 
 
+def unknown_setting(name: str, known: typing.Iterable[str], what: str = "setting") -> str:
+    """``unknown setting 'epocs' (did you mean epochs?)``: the closest known name, when one is close."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown {what} {name!r}{hint}"
+
+
 def _field_type(cls: type, f: dataclasses.Field) -> Any:
     return typing.get_type_hints(cls)[f.name]
 
@@ -157,8 +165,10 @@ def build(cls: type, data: Mapping[str, Any], where: str, *, saved: bool = False
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f"did you mean {close[0]}?" if close and len(unknown) == 1 else f"known: {', '.join(fields)}"
         raise SeqlabError(f"unknown setting{'s' if len(unknown) > 1 else ''} in {where}: {', '.join(unknown)} "
-                          f"(known: {', '.join(fields)})")
+                          f"({hint})")
     kwargs = {}
     for name, value in data.items():
         upgrade = fields[name].metadata.get("upgrade")
@@ -273,6 +283,7 @@ class TaskConfigSchema:
         parser.add_argument("--model", dest="model_name", default=argparse.SUPPRESS, choices=list(self.models),
                             help=f"architecture (default {self.default_model()})")
         groups: dict[str, argparse._ArgumentGroup] = {}
+        defaults = self._defaults()
         for dest, owners in self._leaf_fields().items():
             section, cls, f = owners[0]
             group_name = section if section in self.sections else "model settings"
@@ -283,6 +294,7 @@ class TaskConfigSchema:
             if section.startswith(MODEL_SECTION):
                 users = [o[0].split(":")[1] for o in owners]
                 help_text += f" [{', '.join(users)}]"
+            help_text = f"{help_text} {self._default_help(defaults.get(dest, {}))}".strip().replace("%", "%%")
             if tp is bool:  # --flag, --flag true|false (as configs and recorded commands write it), --no-flag
                 group.add_argument(flag, dest=dest, nargs="?", const=True, type=_flag_bool, default=argparse.SUPPRESS,
                                    metavar="true|false", help=help_text)
@@ -294,6 +306,35 @@ class TaskConfigSchema:
                 choices = [c for o in owners for c in (o[2].metadata.get("choices") or [])]
                 group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, metavar=dest.upper(),
                                    choices=list(dict.fromkeys(choices)) or None, help=help_text)
+
+    def _defaults(self) -> dict[str, dict[str, Any]]:
+        """Flag dest -> {model name: the setting's value when that model is trained from flags alone} (the
+        dataclass default under the model's recipe; ``--help`` shows them, as argparse cannot: the flags' own
+        defaults are SUPPRESS, so that only what was given overlays a config file)."""
+        out: dict[str, dict[str, Any]] = {}
+        for model_name in self.models:
+            try:
+                config = self.apply_flags({}, {"model_name": model_name})
+            except SeqlabError:  # a model that cannot be built from defaults alone shows none
+                continue
+            for part in [*(getattr(config, name) for name in self.sections), config.model]:
+                for f in dataclasses.fields(part):
+                    out.setdefault(f.name, {})[model_name] = getattr(part, f.name)
+        return out
+
+    def _default_help(self, values: Mapping[str, Any]) -> str:
+        """``(default 0.02)``, or ``(default 0.02; --model rnn 0.002)`` where recipes differ."""
+        if not values:
+            return ""
+
+        def shown(value: Any) -> str:
+            if value is None or isinstance(value, bool):
+                return str(value).lower()  # none, true, false: as flags and config files write them
+            return str(value) if isinstance(value, str) else _shown(value)
+
+        first = self.default_model() if self.default_model() in values else next(iter(values))
+        others = [f"--model {name} {shown(v)}" for name, v in values.items() if name != first and v != values[first]]
+        return f"(default {shown(values[first])}{'; ' if others else ''}{', '.join(others)})"
 
     def apply_flags(self, base: dict[str, Any], flags: Mapping[str, Any]) -> Any:
         """Overlay explicitly given flags on a config dict (from a file or empty) and build it.
@@ -311,6 +352,9 @@ class TaskConfigSchema:
             else:
                 data[section] = {**values, **(data.get(section) or {})}
         leaves = self._leaf_fields()
+        unknown = [dest for dest in flags if dest not in leaves and dest != "model_name"]
+        if unknown:  # a misspelt setting would otherwise train with the default, silently
+            raise SeqlabError(unknown_setting(unknown[0], [*leaves, "model"]))
         for dest, value in flags.items():
             if dest not in leaves:
                 continue

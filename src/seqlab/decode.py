@@ -272,6 +272,8 @@ def repetition_penalty(scores: Tensor, previous: Tensor, penalty: float) -> Tens
         return scores
     seen = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, previous, True)  # (B, V)
     penalised = torch.where(scores < 0, scores * penalty, scores / penalty)
+    # a huge penalty leaves the lowest score, not -inf: a row whose every token was seen still has one to choose
+    penalised = penalised.clamp(min=torch.finfo(scores.dtype).min).where(scores.isfinite(), scores)
     return torch.where(seen, penalised, scores)
 
 
@@ -292,6 +294,7 @@ def top_p_filter(scores: Tensor, p: float) -> Tensor:
     probs = torch.softmax(sorted_scores.float(), dim=-1)
     before = probs.cumsum(dim=-1) - probs  # probability mass of the tokens ranked above each one
     drop_sorted = before >= p  # a token is dropped once the ones above it already reach p
+    drop_sorted[:, 0] = False  # the most likely stays even when p is below float32's range (1e-300 reads as 0)
     drop = torch.zeros_like(drop_sorted).scatter(1, order, drop_sorted)  # back to vocabulary order
     return scores.masked_fill(drop, float("-inf"))
 
@@ -324,24 +327,35 @@ def choose_next(log_probs: Tensor, previous: Tensor, config: SamplingConfig,
     scores = repetition_penalty(log_probs.float(), previous, config.repetition_penalty)
     if config.temperature == 0:
         return scores.argmax(dim=-1)
-    scores = top_p_filter(top_k_filter(scores / config.temperature, config.top_k), config.top_p)
+    # the best score at 0: a tiny temperature (1e-300, 0 in float32) divides it into 0 and the rest into -inf, and a
+    # huge one (1e300, inf in float32) everything into 0 but the -inf of banned tokens
+    scores = scores - scores.max(dim=-1, keepdim=True).values
+    finfo = torch.finfo(scores.dtype)
+    temperature = min(max(config.temperature, finfo.tiny), finfo.max)
+    scores = top_p_filter(top_k_filter(scores / temperature, config.top_k), config.top_p)
     probs = torch.softmax(scores, dim=-1)  # (B, V)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
 @torch.no_grad()
 def sample(model: DecoderOnlyLM, prompt: Tensor, max_tokens: int, config: SamplingConfig,
-           generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+           generator: torch.Generator | None = None, banned: Sequence[int] = ()) -> Iterator[tuple[Tensor, Tensor]]:
     """Generate ``max_tokens`` tokens after ``prompt`` (B, T) for every row at once, yielding each step's
     tokens (B,) and their probabilities under the model (B,) as soon as they are chosen.
 
     The model's own distribution (before temperature and filtering) gives the reported probability.
-    Call ``model.eval()`` first. The repetition penalty looks at the prompt and what was generated.
+    ``banned`` ids are never chosen (``<unk>``, ``<pad>``: tokens that are not text). Call ``model.eval()`` first.
+    The repetition penalty looks at the prompt and what was generated.
     """
     log_probs, state = model.start(prompt)
     previous = prompt
+    banned = list(banned)
     for i in range(max_tokens):
-        tokens = choose_next(log_probs, previous, config, generator)  # (B,)
+        allowed = log_probs
+        if banned:
+            allowed = log_probs.clone()
+            allowed[:, banned] = float("-inf")
+        tokens = choose_next(allowed, previous, config, generator)  # (B,)
         yield tokens, log_probs.float().gather(1, tokens[:, None]).squeeze(1).exp()
         previous = torch.cat([previous, tokens[:, None]], dim=1)  # (B, S + 1)
         if i + 1 < max_tokens:

@@ -23,10 +23,10 @@ from torch import nn
 
 from seqlab.config import at_least, choices, non_negative, positive
 from seqlab.errors import SeqlabError
-from seqlab.files import write_bytes_atomic
+from seqlab.files import write_bytes_atomic, write_text_atomic
+from seqlab.modeldir import CHECKPOINT
 from seqlab.runtime import autocast_context, pick_device, resolve_precision, set_threads
 
-CHECKPOINT = "checkpoint.pt"
 LOG_FILE = "metrics.jsonl"
 TIMING_STEPS = 20  # steps measured before a time budget's first estimate of the schedule's length
 
@@ -46,6 +46,15 @@ def parse_minutes(value: object) -> object:
                 except ValueError:
                     raise SeqlabError(f"{value!r} is not a duration: write 90s, 30m or 1.5h") from None
     return value
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a person writes it: ``20s``, ``1.5 min``, ``2 h`` (``--max-time 20s`` is 0.333... minutes)."""
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
 
 
 def _saved_max_time(value: object) -> object:
@@ -267,6 +276,56 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _digest(tensor: torch.Tensor) -> str:
+    """A tensor's dtype, shape and bytes, hashed: whether a buffer is still the one the task built."""
+    import hashlib
+
+    data = tensor.detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy()
+    return hashlib.sha256(f"{tensor.dtype}{tuple(tensor.shape)}".encode() + data.tobytes()).hexdigest()
+
+
+def _buffer_digests(model: nn.Module) -> dict[str, str]:
+    """The digest of each saved buffer of ``model`` (``state_dict`` names), as the task built it."""
+    saved = model.state_dict()
+    return {name: _digest(saved[name]) for name, _ in model.named_buffers() if name in saved}
+
+
+SPARSE_STATE = ("exp_avg", "exp_avg_sq")  # SparseAdam's per-row moments: zero in every row no batch touched
+
+
+def _compact_optimizer_state(optimizer: Optimizers) -> list[dict[str, Any]]:
+    """The optimizers' state with SparseAdam's moment tables kept as their touched rows only (a bag's table has
+    millions of rows, and a small data set touches few of them); :func:`_expand_optimizer_state` undoes it."""
+    states = optimizer.state_dict()
+    for opt, state in zip(optimizer.optimizers, states, strict=True):
+        if not isinstance(opt, torch.optim.SparseAdam):
+            continue
+        for key, entry in state["state"].items():  # each entry is the optimizer's own: replaced, never changed
+            tables = [entry[k] for k in SPARSE_STATE if k in entry and entry[k].dim() == 2]
+            if len(tables) != len(SPARSE_STATE):
+                continue
+            rows = torch.nonzero(torch.stack([t.ne(0).any(1) for t in tables]).any(0)).squeeze(1).to(torch.int32)
+            row_bytes = sum(t[0].numel() * t.element_size() for t in tables)
+            if len(rows) * (row_bytes + rows.element_size()) >= tables[0].size(0) * row_bytes:
+                continue  # most rows touched (IMDB's table): the dense tables are smaller
+            state["state"][key] = {**entry, **{k: entry[k][rows] for k in SPARSE_STATE}, "rows": rows,
+                                   "num_rows": torch.tensor(tables[0].size(0))}
+    return states
+
+
+def _expand_optimizer_state(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for state in states:
+        for entry in state.get("state", {}).values():
+            if "rows" not in entry:
+                continue
+            rows, num_rows = entry.pop("rows").long(), int(entry.pop("num_rows"))
+            for k in SPARSE_STATE:
+                table = entry[k].new_zeros(num_rows, *entry[k].shape[1:])
+                table[rows] = entry[k]
+                entry[k] = table
+    return states
+
+
 class Trainer:
     def __init__(self, task: TrainableTask, config: TrainConfig, out_dir: Path, *,
                  run_config: dict[str, Any] | None = None, log=print) -> None:
@@ -306,6 +365,7 @@ class Trainer:
                  "horizon": horizon.state_dict()}
         self.out_dir.mkdir(parents=True, exist_ok=True)
         ckpt_path = self.out_dir / CHECKPOINT
+        self._built_buffers = _buffer_digests(model)  # before training (or resuming) changes any
         if resume:
             state = self._load_checkpoint(ckpt_path, model, optimizer, scheduler)
             if "horizon" in state:
@@ -375,7 +435,7 @@ class Trainer:
                             stop_reason = "early stopping"
                         model.train()
                     if out_of_time:
-                        stop_reason = f"time budget of {cfg.max_time} minutes"
+                        stop_reason = f"time budget of {format_duration((cfg.max_time or 0) * 60)}"
                     if stop_reason:
                         break
                 if hasattr(bar, "close"):
@@ -432,9 +492,14 @@ class Trainer:
         """Weights, optimizer, scheduler, RNG and progress; tensors and plain data only."""
         import io
 
-        blob = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": _rng_state(), "state": json.dumps(state),
-                "config": json.dumps(self.run_config)}
+        weights = model.state_dict()
+        # buffers as the task built them (a bag's Naive-Bayes ratios, a tagger's fixed vector rows): the task
+        # rebuilds them when resuming, so the checkpoint keeps only their digest, and that is checked
+        fixed = {name: digest for name, digest in self._built_buffers.items()
+                 if name in weights and _digest(weights[name]) == digest}
+        blob = {"model": {k: v for k, v in weights.items() if k not in fixed}, "fixed_buffers": fixed,
+                "optimizer": _compact_optimizer_state(optimizer), "scheduler": scheduler.state_dict(),
+                "rng": _rng_state(), "state": json.dumps(state), "config": json.dumps(self.run_config)}
         buffer = io.BytesIO()
         torch.save(blob, buffer)
         write_bytes_atomic(path, buffer.getvalue())
@@ -444,11 +509,22 @@ class Trainer:
             raise SeqlabError(f"--resume: no checkpoint at {path}; train without --resume first")
         try:
             blob = torch.load(path, map_location=self.device, weights_only=True)
-            model.load_state_dict(blob["model"])
-            optimizer.load_state_dict(blob["optimizer"])
+            fixed = blob.get("fixed_buffers", {})
+            missing, unexpected = model.load_state_dict(blob["model"], strict=not fixed)
+            if set(missing) != set(fixed) or unexpected:
+                raise RuntimeError(f"missing {sorted(set(missing) - set(fixed))}, unexpected {sorted(unexpected)}")
+            built = model.state_dict()
+            changed = [name for name, digest in fixed.items() if _digest(built[name]) != digest]
+            if changed:
+                raise RuntimeError(f"\n{', '.join(changed)} as built from the data now differ from the ones it "
+                                   "was trained with: the data or its settings changed")
+            optimizer.load_state_dict(_expand_optimizer_state(blob["optimizer"]))
             scheduler.load_state_dict(blob["scheduler"])
-        except Exception as exc:
-            raise SeqlabError(f"--resume: the checkpoint {path} does not fit this model ({exc})") from None
+        except Exception as exc:  # one line of the (often long) state_dict complaint: the settings differ
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:200]
+            raise SeqlabError(f"--resume: the checkpoint {path} does not fit this model; resume with the settings "
+                              f"it was trained with ({detail})") from None
         old_lr = json.loads(blob["config"]).get("train", {}).get("lr")
         if old_lr is not None and old_lr != self.config.lr:  # resuming with a changed learning rate
             for group in optimizer.param_groups:
@@ -460,6 +536,8 @@ class Trainer:
             self.log(f"resuming with lr {self.config.lr} (was {old_lr})")
         _set_rng_state(blob["rng"])
         state = json.loads(blob["state"])
+        # the log as it was at the checkpoint: evaluations a killed run made after it are not kept twice
+        write_text_atomic(self.out_dir / LOG_FILE, "".join(json.dumps(r) + "\n" for r in state["history"]))
         self.log(f"resumed from {path} after epoch {state['epoch']} (step {state['step']})")
         return state
 

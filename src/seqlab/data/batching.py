@@ -8,10 +8,15 @@ and fairseq's token-budget batches).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch only where a tensor is made: the ONNX runtime batches with this module without torch
+    import torch
+
+T = TypeVar("T")
 
 
 def bucket_batches(lengths: Sequence[int] | np.ndarray, *, batch_size: int | None = None,
@@ -29,6 +34,8 @@ def bucket_batches(lengths: Sequence[int] | np.ndarray, *, batch_size: int | Non
     if n == 0:
         return []
     if shuffle:
+        import torch
+
         order = torch.randperm(n, generator=generator).numpy()
         pool = (batch_size or max(1, (max_tokens or 1) // max(1, int(lengths.mean())))) * pool_factor
         chunks = [order[i: i + pool] for i in range(0, n, pool)]
@@ -50,9 +57,42 @@ def bucket_batches(lengths: Sequence[int] | np.ndarray, *, batch_size: int | Non
     if current:
         batches.append(current)
     if shuffle:
+        import torch
+
         perm = torch.randperm(len(batches), generator=generator).tolist()
         batches = [batches[i] for i in perm]
     return batches
+
+
+def bucketed_map(run: Callable[[list[int]], Sequence[T]], lengths: Sequence[int] | np.ndarray, batch_size: int,
+                 *, max_tokens: int | None = None) -> list[T]:
+    """The one inference loop: sort examples by length into batches, ``run(batch)`` on each (the batch is a list of
+    input indices; it returns one result per index, in that order), and put the results back in input order.
+
+    Sorting keeps padding small (a batch holds texts of similar length); ``max_tokens`` also caps the padded size.
+    Plain Python and numpy: the torch predictors and the torch-free ONNX ones share it.
+    """
+    out: list[Any] = [None] * len(lengths)
+    for batch in bucket_batches(np.asarray(lengths), batch_size=batch_size, max_tokens=max_tokens):
+        results = run(batch)
+        if len(results) != len(batch):
+            raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+        for i, result in zip(batch, results, strict=True):
+            out[i] = result
+    return out
+
+
+def pad_arrays(seqs: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0,
+               min_len: int = 1, multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pad_batch` in numpy: ``(B, T)`` int64 ids and ``(B,)`` lengths."""
+    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    width = max(int(lengths.max()) if len(seqs) else 0, min_len)
+    width = -(-width // multiple) * multiple
+    out = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    if len(seqs):
+        real = np.arange(width)[None, :] < lengths[:, None]  # (B, T) True at tokens; filled in row-major order
+        out[real] = np.concatenate([np.asarray(q, dtype=np.int64) for q in seqs])
+    return out, lengths
 
 
 def pad_batch(seqs: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0,
@@ -64,11 +104,7 @@ def pad_batch(seqs: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0,
     ``multiple`` rounds ``T`` up: fewer distinct shapes means fewer cached
     oneDNN/cuDNN kernels (memory grew to 7 GB with one shape per batch here).
     """
-    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-    width = max(int(lengths.max()) if len(seqs) else 0, min_len)
-    width = -(-width // multiple) * multiple
-    out = np.full((len(seqs), width), pad_id, dtype=np.int64)
-    if len(seqs):
-        real = np.arange(width)[None, :] < lengths[:, None]  # (B, T) True at tokens; filled in row-major order
-        out[real] = np.concatenate([np.asarray(q, dtype=np.int64) for q in seqs])
+    import torch
+
+    out, lengths = pad_arrays(seqs, pad_id, min_len, multiple)
     return torch.from_numpy(out), torch.from_numpy(lengths)

@@ -64,11 +64,32 @@ def _relabel(data: LabelledTexts, spec: DatasetSpec | None) -> LabelledTexts:
 
 def _read(path: Path, cfg: ClassifyDataConfig, spec: DatasetSpec | None) -> LabelledTexts:
     texts, labels = read_labelled(path, cfg.text_column, cfg.label_column)
+    _refuse_empty_labels(path, texts, labels)
     return _relabel(LabelledTexts(texts, labels, f"{path}@{fingerprint(path)}"), spec)
+
+
+def _refuse_empty_labels(path: Path, texts: list[str], labels: list[str]) -> None:
+    """Name the first example without a label, as the file counts it, before any split reorders them."""
+    empty = [i for i, label in enumerate(labels) if label == ""]
+    if not empty:
+        return
+    first = empty[0]
+    suffix = Path(path.name.removesuffix(".gz")).suffix.lower()
+    where = f"row {first + 1} after the header" if suffix in (".csv", ".tsv") else f"record {first + 1}"
+    more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+    shown = texts[first] if len(texts[first]) <= 40 else texts[first][:40] + "..."
+    raise SeqlabError(f"{path}: {where} has an empty label{more}: {shown!r}; every example needs a label")
 
 
 def _is_split_folder(path: Path) -> bool:
     return _find_split_file(path, "train") is not None or _find_split_file(path, "test") is not None
+
+
+def is_single_source(data: str) -> bool:
+    """Whether ``--data`` is one file, or a folder of label sub-folders without train/test files: data with no
+    splits of its own, which ``evaluate`` scores whole."""
+    path = Path(data).expanduser()
+    return path.is_file() or (path.is_dir() and not _is_split_folder(path))
 
 
 def load_split(cfg: ClassifyDataConfig, split: str) -> LabelledTexts:
@@ -146,5 +167,5 @@ def check_labels(data: LabelledTexts) -> list[str]:
     return labels
 
 
-__all__ = ["ClassifyDataConfig", "LabelledTexts", "check_labels", "load_split", "load_train_valid",
+__all__ = ["ClassifyDataConfig", "LabelledTexts", "check_labels", "is_single_source", "load_split", "load_train_valid",
            "not_found_message"]

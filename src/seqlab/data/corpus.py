@@ -99,6 +99,28 @@ def load_hub_config(spec: DatasetSpec, split: str):
         raise SeqlabError(f"{not_found_message(spec)} (hub error: {type(exc).__name__}: {exc})") from None
 
 
+def _file_list(data: str) -> list[Path] | None:
+    """The files ``--data`` names (one file, or several joined with commas), or None for a folder or a dataset."""
+    if "," in data:
+        return [Path(p.strip()).expanduser() for p in data.split(",")]
+    path = Path(data).expanduser()
+    return [path] if path.is_file() else None
+
+
+def is_file_source(data: str) -> bool:
+    """Whether ``--data`` names text files (no splits of their own), which ``evaluate`` scores whole."""
+    return _file_list(data) is not None
+
+
+def read_whole(data: str) -> Corpus:
+    """The text files ``data`` names, every line, nothing carved out."""
+    paths = _file_list(data) or []
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        raise SeqlabError(f"file not found: {', '.join(missing) or data}")
+    return _read_files(paths)
+
+
 def load_split(cfg: LMDataConfig, split: str) -> Corpus:
     """One split (train, valid or test) of ``cfg.data``."""
     files = [Path(p.strip()).expanduser() for p in cfg.data.split(",")] if "," in cfg.data else None
@@ -146,4 +168,4 @@ def load_train_valid(cfg: LMDataConfig) -> tuple[Corpus, Corpus]:
     return train, valid
 
 
-__all__ = ["Corpus", "LMDataConfig", "load_split", "load_train_valid", "read_lines"]
+__all__ = ["Corpus", "LMDataConfig", "is_file_source", "load_split", "load_train_valid", "read_lines", "read_whole"]

@@ -242,7 +242,7 @@ def load_train_valid(cfg: TranslateDataConfig) -> tuple[ParallelTexts, ParallelT
     train = load_split(cfg, "train")
     if cfg.valid_data:
         if _is_file_pair(cfg.valid_data) or Path(cfg.valid_data).expanduser().is_file():
-            valid = _read_whole(cfg.valid_data)
+            valid = read_whole(cfg.valid_data)
         else:
             valid = load_split(TranslateDataConfig(data=cfg.valid_data, src=cfg.src, tgt=cfg.tgt), "valid")
     else:
@@ -258,13 +258,19 @@ def load_train_valid(cfg: TranslateDataConfig) -> tuple[ParallelTexts, ParallelT
     return train, valid
 
 
-def _read_whole(data: str) -> ParallelTexts:
-    """An explicit validation file (pair) taken as it is, not carved."""
+def is_file_source(data: str) -> bool:
+    """Whether ``--data`` names a file pair (``SRC_FILE,TGT_FILE``) or one tsv file: data with no splits of its own,
+    which ``evaluate`` scores whole (a registered dataset such as eng-fra keeps its carved splits)."""
+    return _is_file_pair(data) or Path(data).expanduser().is_file()
+
+
+def read_whole(data: str) -> ParallelTexts:
+    """A file pair or tsv taken as it is, not carved (an explicit validation file, or a file to evaluate)."""
     if _is_file_pair(data):
         a, b = (p.strip() for p in data.split(","))
         return read_parallel_files(a, b)
     return read_parallel_tsv(data)
 
 
-__all__ = ["ParallelTexts", "TranslateDataConfig", "clean_line", "load_split", "load_train_valid",
-           "read_parallel_files", "read_parallel_tsv"]
+__all__ = ["ParallelTexts", "TranslateDataConfig", "clean_line", "is_file_source", "load_split", "load_train_valid",
+           "read_parallel_files", "read_parallel_tsv", "read_whole"]

@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def open_text_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SeqlabError(f"{path} is a folder, expected a file") from None
     except PermissionError:
         raise SeqlabError(f"cannot read {path}: permission denied") from None
-    except (OSError, EOFError) as exc:  # e.g. a truncated or fake .gz
+    except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated, fake or corrupted .gz
         raise SeqlabError(f"cannot read {path}: {exc}") from None
 
 
@@ -69,6 +70,8 @@ def read_jsonl(path: Path, text_column: str, label_column: str | None) -> tuple[
             rows = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise SeqlabError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise SeqlabError(f"{path}: JSON nested too deeply to read") from None
         numbered = list(enumerate(rows, 1))
     else:
         numbered = []
@@ -79,6 +82,8 @@ def read_jsonl(path: Path, text_column: str, label_column: str | None) -> tuple[
                 numbered.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise SeqlabError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise SeqlabError(f"{path}: line {number}: JSON nested too deeply to read") from None
     for number, row in numbered:
         if not isinstance(row, dict):
             raise SeqlabError(f"{path}: record {number} is not a JSON object")
@@ -88,22 +93,44 @@ def read_jsonl(path: Path, text_column: str, label_column: str | None) -> tuple[
     return texts, labels
 
 
+CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is 131,072 characters a field; texts are cut to --max-len later
+
+
 def read_delimited(path: Path, text_column: str, label_column: str | None,
                    delimiter: str) -> tuple[list[str], list[str]]:
+    """A csv/tsv with a header row. A field may be of any size and, quoted, span lines: a record is reported by
+    the file line it starts on (``csv.reader.line_num`` counts the physical lines read so far, its last one)."""
     content = "".join(line for _, line in open_text_lines(path))
-    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
-    if not reader.fieldnames:
-        raise SeqlabError(f"{path}: empty file (expected a header row with column names)")
-    _check_columns(path, dict.fromkeys(reader.fieldnames), text_column, label_column, " header")
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    previous_limit = csv.field_size_limit(CSV_FIELD_LIMIT)
     texts, labels = [], []
+    start = 1  # the line the record being read starts on
+    header: list[str] | None = None
+    wanted: list[int] = []  # the text column's index, then the label column's
     try:
         for row in reader:
-            if row.get(text_column) is None:
-                raise SeqlabError(f"{path}: line {reader.line_num} has fewer columns than the header")
-            texts.append(row[text_column])
-            labels.append(row[label_column] if label_column else "")
+            if row == []:  # a blank line (DictReader skips them too)
+                start = reader.line_num + 1
+                continue
+            if header is None:
+                header = row
+                _check_columns(path, dict.fromkeys(header), text_column, label_column, " header")
+                index = {name: i for i, name in enumerate(header)}  # a repeated name: its last column
+                wanted = [index[text_column], *([index[label_column]] if label_column else [])]
+            elif len(row) <= max(wanted):
+                hint = (f" (the record runs to line {reader.line_num}: is a quote left open?)"
+                        if reader.line_num > start else "")
+                raise SeqlabError(f"{path}: line {start} has fewer columns than the header{hint}")
+            else:
+                texts.append(row[wanted[0]])
+                labels.append(row[wanted[1]] if label_column else "")
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise SeqlabError(f"{path}: line {reader.line_num}: {exc}") from None
+        raise SeqlabError(f"{path}: line {start}: {exc}") from None
+    finally:
+        csv.field_size_limit(previous_limit)
+    if header is None:
+        raise SeqlabError(f"{path}: empty file (expected a header row with column names)")
     return texts, labels
 
 

@@ -26,11 +26,10 @@ from torch import nn
 from seqlab.config import at_least, choices, positive, probability
 from seqlab.errors import SeqlabError
 from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
-from seqlab.text.ngrams import ragged_distinct, ragged_hashed_ngrams
-from seqlab.text.ragged import split_ragged
+from seqlab.text.ngrams import BagFeatures, ragged_distinct
 
 WEIGHTINGS = ("mean", "nb")
-FEATURE_CHUNK = 4096  # documents whose features are built in one vectorised pass (bounds temporary memory)
+MAX_BUCKETS = 4_000_000  # the IMDB recipe's hash table: the most an unset --buckets grows to
 
 
 # The IMDB benchmark's training settings (benchmarks/RESULTS.md: 92.3% test accuracy, under a minute of training
@@ -43,7 +42,9 @@ RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 3000},
 class BagConfig:
     emb_size: int = field(default=32, metadata={"help": "embedding size"})
     ngrams: int = field(default=3, metadata={"help": "bag model: use word n-grams up to this order (1 = words only)"})
-    buckets: int = field(default=4_000_000, metadata={"help": "bag model: hash buckets for n-grams"})
+    buckets: int | None = field(default=None, metadata={
+        "help": "bag model: hash buckets for n-grams (default: sized from the training data, a power of two above "
+                "4 per distinct n-gram, at most 4,000,000: IMDB's recipe)"})
     dropout: float = field(default=0.0, metadata={"help": "dropout"})
     token_dropout: float = field(default=0.0, metadata={
         "help": "bag model: drop each word/n-gram of a text with this probability while training (word dropout)"})
@@ -66,38 +67,6 @@ class BagConfig:
         positive(self, "nb_alpha")
 
 
-@dataclass(frozen=True)
-class BagFeatures:
-    """A bag model's input from word ids: the words, then their hashed n-grams; binarised for nb.
-
-    Plain numpy and small, so prediction workers in other processes can run it without the model.
-    """
-
-    vocab_size: int
-    ngrams: int
-    buckets: int
-    binarise: bool
-
-    @property
-    def num_features(self) -> int:
-        return self.vocab_size + (self.buckets if self.ngrams > 1 else 0)
-
-    def __call__(self, docs: list[np.ndarray]) -> list[np.ndarray]:
-        """Computed once per document before training or prediction, not per epoch, and for a
-        whole chunk of documents in a few numpy calls; binarising also makes the input shorter."""
-        out: list[np.ndarray] = []
-        for start in range(0, len(docs), FEATURE_CHUNK):
-            chunk = docs[start: start + FEATURE_CHUNK]
-            lengths = np.fromiter((len(d) for d in chunk), dtype=np.int64, count=len(chunk))
-            flat = np.concatenate([np.asarray(d, dtype=np.int64) for d in chunk])
-            if self.ngrams > 1:
-                flat, lengths = ragged_hashed_ngrams(flat, lengths, self.ngrams, self.buckets, offset=self.vocab_size)
-            if self.binarise:
-                flat, lengths = ragged_distinct(flat, lengths, self.num_features)
-            out.extend(split_ragged(flat, lengths))
-        return out
-
-
 class BagClassifier(ClassifierModel):
     encode_bound = True  # reading the text costs more than the model: prediction encodes in worker processes
     explanation = "linear"  # its logits are sums over features: explained exactly (tasks/classify_explain.py)
@@ -105,7 +74,8 @@ class BagClassifier(ClassifierModel):
     def __init__(self, config: BagConfig, vocab_size: int, num_outputs: int, pad_id: int = 0) -> None:
         super().__init__()
         self.config = config
-        self.featurizer = BagFeatures(vocab_size, config.ngrams, config.buckets, binarise=config.weighting == "nb")
+        buckets = MAX_BUCKETS if config.buckets is None else config.buckets  # training sets it from the data
+        self.featurizer = BagFeatures(vocab_size, config.ngrams, buckets, binarise=config.weighting == "nb")
         self.num_features = self.featurizer.num_features
         if config.weighting == "nb":
             # one weight per (feature, class), updated sparsely; the ratios are fixed data, saved with the model
@@ -176,6 +146,9 @@ class BagClassifier(ClassifierModel):
         pooled = self.embedding(flat, offsets, per_sample_weights=weights)  # (B, E); empty documents give zeros
         return ClassifierOutput(self.head(self.dropout(pooled)))
 
+    def export_graph(self) -> nn.Module:
+        return PaddedBag(self)
+
     def _nb_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Sum over each document's features of weight x ratio: (B, T) -> (B, C).
 
@@ -187,3 +160,31 @@ class BagClassifier(ClassifierModel):
         logits = torch.zeros(ids.size(0), contributions.size(1), device=ids.device, dtype=contributions.dtype)
         return logits.index_add_(0, rows, contributions) + self.bias  # (B, C)
 
+
+class PaddedBag(nn.Module):
+    """A bag model as padded ids + mask -> Gather -> weighted sum: the same logits as :class:`BagClassifier`, in ops
+    that export to ONNX and quantise well (EmbeddingBag and ragged index sums export poorly and fail on empty bags).
+
+    nb weighting folds each feature's weight and Naive-Bayes ratio into one table (weight x ratio), so a text's
+    logit is the sum of its features' rows plus the bias; mean weighting averages the feature vectors, then the head.
+    """
+
+    def __init__(self, bag: BagClassifier) -> None:
+        super().__init__()
+        self.nb = bag.config.weighting == "nb"
+        with torch.no_grad():
+            if self.nb:
+                self.table = nn.Parameter(bag.feature_weights.weight * bag.nb_ratios, requires_grad=False)  # (F, C)
+                self.bias = nn.Parameter(bag.bias.detach().clone(), requires_grad=False)
+            else:
+                self.table = nn.Parameter(bag.embedding.weight.detach().clone(), requires_grad=False)  # (F, E)
+                self.head = bag.head
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        mask = length_mask(lengths, ids.size(1)).unsqueeze(-1).to(self.table.dtype)  # (B, T, 1)
+        rows = nn.functional.embedding(ids, self.table)  # (B, T, C|E): an ONNX Gather, which int8 quantises
+        summed = (rows * mask).sum(1)  # (B, C) or (B, E)
+        if self.nb:
+            return ClassifierOutput(summed + self.bias)
+        mean = summed / lengths.clamp(min=1).unsqueeze(-1).to(summed.dtype)  # (B, E)
+        return ClassifierOutput(self.head(mean))

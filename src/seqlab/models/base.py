@@ -64,3 +64,9 @@ class ClassifierModel(nn.Module):
 
     def fit_statistics(self, docs: list[np.ndarray], targets: torch.Tensor) -> None:
         """Statistics of the training data a model needs before training; most need none."""
+
+    def export_graph(self) -> nn.Module:
+        """The module ``seqlab export`` writes as ONNX: ``(ids (B, T), lengths (B,)) -> ClassifierOutput`` on padded
+        ids, in eval mode. Most models export as they are; one whose forward uses ops that export poorly (the bag's
+        EmbeddingBag and ragged sums) returns an equivalent padded form."""
+        return self

@@ -311,6 +311,37 @@ class BiLSTMTagger(EmissionTagger):
         h = self.dropout(self.encoder(x, lengths))  # (B, T, 2H)
         return self.head(h)  # (B, T, K)
 
+    def export_graph(self) -> nn.Module:
+        """The emission network as ``seqlab export`` writes it (:class:`PaddedTagger`); the CRF's decoding is not in
+        the graph (its loop runs as long as the sentence) but in numpy after it (seqlab.export.crf)."""
+        return PaddedTagger(self)
 
-__all__ = ["MAX_WORD_CHARS", "PAD_TAG", "BiLSTMTagger", "BiRNN", "CharCNN", "CharLSTM", "EmissionTagger", "TagBatch",
-           "TaggerConfig", "case_ids", "pad_batch"]
+
+class PaddedTagger(nn.Module):
+    """``(words, cases, chars, lengths) -> emissions (B, T, K)`` of a :class:`BiLSTMTagger` on padded tensors.
+
+    The character features run at every position (then zeroed at padding) instead of on the real tokens picked out
+    by a mask, whose count depends on the data and exports poorly. Equal to the tagger's own forward at real tokens.
+    """
+
+    def __init__(self, tagger: BiLSTMTagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+
+    def forward(self, words: Tensor, cases: Tensor, chars: Tensor, lengths: Tensor) -> Tensor:
+        tg = self.tagger
+        lengths = lengths.clamp(min=1)
+        mask = length_mask(lengths, words.size(1))  # (B, T)
+        parts = [tg.word_embedding(words)]  # (B, T, E)
+        if tg.case_embedding is not None:
+            parts.append(tg.case_embedding(cases))  # (B, T, Ec)
+        if tg.chars is not None:
+            B, T, C = chars.shape
+            feats = tg.chars(chars.reshape(B * T, C)).reshape(B, T, -1)  # (B, T, F)
+            parts.append(feats * mask.unsqueeze(-1).to(feats.dtype))
+        x = torch.cat(parts, dim=-1)  # (B, T, E + Ec + F)
+        return tg.head(tg.encoder(x, lengths))  # (B, T, K)
+
+
+__all__ = ["MAX_WORD_CHARS", "PAD_TAG", "BiLSTMTagger", "BiRNN", "CharCNN", "CharLSTM", "EmissionTagger", "PaddedTagger",
+           "TagBatch", "TaggerConfig", "case_ids", "pad_batch"]

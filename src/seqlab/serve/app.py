@@ -8,7 +8,12 @@ Routes (JSON in and out; OpenAPI schema at ``/docs``):
 - ``POST /v1/models/{name}/{route}``: the routes each registered task declares in its ``serve.py``;
   requests are validated, limited, queued in the model's micro-batcher and answered with their own results.
 - ``GET /metrics``: Prometheus text format.
-- ``GET /``: the web page to try the models (static: it holds no data; its calls send the key when one is set).
+- ``GET /``, ``HEAD /``: the web page to try the models (static: it holds no data; its calls send the key when one
+  is set).
+
+A task route answers what its URL and headers decide before it reads the body: 401 (the key), 404 (no such model),
+400 ``wrong_task`` (a model of another task, whatever the body), 415 (not ``application/json``); then 422 for a body
+that is not valid for the route, or holds text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``).
 
 With an API key every route but ``/health``, the page and the API docs needs ``Authorization: Bearer <key>``,
 compared in constant time (hashes of equal length, ``hmac.compare_digest``).
@@ -21,12 +26,13 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from seqlab import __version__
@@ -34,13 +40,13 @@ from seqlab.errors import SeqlabError
 
 from .batcher import MicroBatcher, QueueFull, ShuttingDown
 from .errors import ApiError, error_body, error_response, install_error_handlers
-from .guards import BodyLimitMiddleware, check_texts
+from .guards import BodyLimitMiddleware, check_json_content_type, check_texts
 from .handlers import Handler, handlers
 from .limits import ServeLimits
 from .loading import ServedModel
 from .metrics import MetricsMiddleware, ServeMetrics
 from .page import page_html
-from .schemas import ModelInfo, ModelList, finite
+from .schemas import ModelInfo, ModelList, error_responses, finite
 
 log = logging.getLogger("seqlab.serve")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy may hold the stream back
@@ -64,7 +70,7 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         for batcher in batchers.values():
-            batcher.start()
+            batcher.start(reopen=True)  # a lifespan may run again after a shutdown (test clients do)
         state["ready"] = True
         try:
             yield
@@ -79,18 +85,21 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     app.state.metrics, app.state.batchers, app.state.limits = metrics, batchers, limits
 
+    check_key, authorize = _bearer(api_key) if api_key else (None, None)
     public = APIRouter()
-    protected = APIRouter(dependencies=[Depends(_bearer(api_key))] if api_key else [])
+    protected = APIRouter(dependencies=[Depends(check_key)] if check_key else [],
+                          responses=error_responses(e401="missing or wrong API key") if check_key else None)
 
     @public.get("/health", summary="The process is alive")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @public.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @public.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         return HTMLResponse(page_html())
 
-    @protected.get("/ready", summary="Every model is loaded and its worker runs")
+    @protected.get("/ready", summary="Every model is loaded and its worker runs",
+                   responses=error_responses(e503="starting or shutting down"))
     async def ready() -> Any:
         if not state["ready"] or not all(b.alive for b in batchers.values()):
             return error_response(503, "not_ready", "the server is starting or shutting down")
@@ -100,17 +109,20 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
     async def list_models() -> Any:
         return {"models": [m.info for m in models]}
 
-    @protected.get("/v1/models/{name}", response_model=ModelInfo, summary="One model")
+    @protected.get("/v1/models/{name}", response_model=ModelInfo, summary="One model",
+                   responses=error_responses(e404="no such model"))
     async def get_model(name: str) -> Any:
         return _model(by_name, name).info
 
-    @protected.get("/metrics", summary="Prometheus metrics")
+    @protected.get("/metrics", summary="Prometheus metrics", response_class=Response,  # errors stay JSON
+                   responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                                    "description": "the Prometheus text format"}})
     async def prometheus() -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
     for handler in routes.values():
-        _add_task_route(protected, handler, routes, by_name, batchers, limits)
+        _add_task_route(protected, handler, routes, by_name, batchers, limits, authorize)
     app.include_router(public)
     app.include_router(protected)
     return app
@@ -132,6 +144,8 @@ def _runner(predictor: Any, routes: dict[str, Handler]):
 
 
 def _bearer(api_key: str):
+    """The key check as a dependency (it documents the scheme in the OpenAPI schema) and as a function of a request
+    (a task route runs it before anything else: see :func:`_checked_first`)."""
     expected = hashlib.sha256(api_key.encode()).digest()
     scheme = HTTPBearer(auto_error=False, description="the server's --api-key (or SEQLAB_API_KEY)")
 
@@ -142,7 +156,10 @@ def _bearer(api_key: str):
             raise ApiError(401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'",
                            headers={"WWW-Authenticate": "Bearer"})
 
-    return check
+    async def authorize(request: Request) -> None:
+        await check(await scheme(request))
+
+    return check, authorize
 
 
 def _model(by_name: dict[str, ServedModel], name: str) -> ServedModel:
@@ -153,17 +170,44 @@ def _model(by_name: dict[str, ServedModel], name: str) -> ServedModel:
     return served
 
 
+def _checked_first(check: Callable[[Request], Awaitable[None]]) -> type[APIRoute]:
+    """A route class whose requests go through ``check`` before FastAPI reads and validates the body: what the URL
+    and the headers decide (the key, the model, its task, the content type) is answered whatever the body holds."""
+
+    class CheckedFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Any]:
+            handle = super().get_route_handler()
+
+            async def checked(request: Request) -> Response:
+                await check(request)
+                return await handle(request)
+
+            return checked
+
+    return CheckedFirst
+
+
 def _add_task_route(router: APIRouter, handler: Handler, routes: dict[str, Handler], by_name: dict[str, ServedModel],
-                    batchers: dict[str, MicroBatcher], limits: ServeLimits) -> None:
+                    batchers: dict[str, MicroBatcher], limits: ServeLimits,
+                    authorize: Callable[[Request], Awaitable[None]] | None = None) -> None:
     request_model = handler.request_model  # a real class in the signature: FastAPI validates and documents it
 
-    async def endpoint(name: str, body: request_model) -> Any:  # type: ignore[valid-type]
+    async def check_first(request: Request) -> None:
+        """401 without the key, 404 for an unknown model, 400 for another task's model, 415 for a body that is not
+        JSON, in this order and before the body is read (else a body invalid for this route would be a 422)."""
+        if authorize is not None:
+            await authorize(request)
+        name = request.path_params["name"]
         served = _model(by_name, name)
         if served.task != handler.task:
             answers = ", ".join(f"/v1/models/{name}/{h.route}" for h in routes.values() if h.task == served.task)
             raise ApiError(400, "wrong_task", f"model {name!r} is a {served.task!r} model: "
                                               f"{handler.route} needs a {handler.task!r} model "
                                               f"(this one answers {answers})")
+        check_json_content_type(request.headers.get("content-type"))
+
+    async def endpoint(name: str, body: request_model) -> Any:  # type: ignore[valid-type]
+        served = _model(by_name, name)  # known, and of this route's task: check_first ran before
         texts = handler.texts(body)
         check_texts(texts, limits)
         options = handler.options(served.predictor, body)
@@ -174,15 +218,14 @@ def _add_task_route(router: APIRouter, handler: Handler, routes: dict[str, Handl
             results = await batcher.run((handler.route, options), texts, limits.timeout)
         return handler.respond(name, body, results)
 
-    responses: dict[int | str, dict[str, Any]] = {
-        400: {"description": "the model has another task"}, 404: {"description": "no such model"},
-        413: {"description": "body too large"}, 422: {"description": "invalid request or over a limit"},
-        503: {"description": "queue full (see Retry-After) or shutting down"}, 504: {"description": "timed out"}}
+    responses = error_responses(e400="the model has another task", e404="no such model", e413="body too large",
+                                e415="the body is not application/json", e422="invalid request or over a limit",
+                                e503="queue full (see Retry-After) or shutting down", e504="timed out")
     if handler.streaming:
         responses[200] = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}
     router.add_api_route(f"/v1/models/{{name}}/{handler.route}", endpoint, methods=["POST"],
                          response_model=handler.response_model, summary=handler.summary, name=handler.route,
-                         responses=responses)
+                         responses=responses, route_class_override=_checked_first(check_first))
 
 
 @contextmanager

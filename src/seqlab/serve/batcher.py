@@ -95,8 +95,12 @@ class MicroBatcher:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._closing
 
-    def start(self) -> None:
+    def start(self, reopen: bool = False) -> None:
+        """Start the worker thread, once; ``reopen``: also after :meth:`close` has drained it (the app's lifespan
+        starts again, as a test client's does each time it is entered)."""
         with self._cond:
+            if reopen and self._closing and (self._thread is None or not self._thread.is_alive()):
+                self._closing, self._thread = False, None
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name=f"seqlab-serve-{self.name}", daemon=True)
                 self._thread.start()

@@ -13,10 +13,15 @@ Without the ``seqlab`` CLI wiring, ``python -m seqlab.serve ...`` takes the same
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
 import os
+import signal
+import socket
 import sys
+import threading
+from contextlib import contextmanager
 
 from seqlab.commandline import add_runtime_options
 from seqlab.errors import SeqlabError
@@ -72,6 +77,55 @@ def _say(message: str) -> None:
     print(f"seqlab serve: {message}", file=sys.stderr, flush=True)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening address, taken now (before the models load, which can take minutes) and handed to uvicorn: a
+    busy port is one ``seqlab: error:`` line at once, not a traceback after the loading."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)  # as uvicorn binds one
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free; a listening one is not
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        why = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise SeqlabError(f"cannot listen on {host}:{port}: {why} (--host, --port)") from None
+    except (OverflowError, TypeError, ValueError):  # a port outside 0-65535, a host that is no address
+        sock.close()
+        raise SeqlabError(f"cannot listen on {host}:{port}: not an address and port (--host, --port)") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, but a SIGTERM it drained cleanly ends the process with status 0: uvicorn raises the
+        signal again once it has shut down, and the process then dies of it (status -15). Ctrl+C (SIGINT) still
+        ends as an interrupt, once drained."""
+
+        interrupted = False
+
+        def handle_exit(self, sig, frame) -> None:
+            self.interrupted = self.interrupted or sig == signal.SIGINT
+            super().handle_exit(sig, frame)
+
+        @contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+            if self.interrupted:
+                raise KeyboardInterrupt
+
+    return Server
+
+
 def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
     try:
         import fastapi  # noqa: F401
@@ -91,14 +145,22 @@ def cmd_serve(args: argparse.Namespace, _extra: dict | None = None) -> int:
     api_key = args.api_key or os.environ.get("SEQLAB_API_KEY") or None
     if not _is_loopback(args.host) and api_key is None:
         _say(f"warning: listening on {args.host} without an API key: anyone who reaches this port can use the models")
-    # one pool of intra-op threads for all models (requests arrive in parallel already; the models share the cores)
-    set_threads(args.threads)
-    models = load_models(args.models, device=args.device, warmup=not args.no_warmup, log=_say, precision=args.precision)
-    app = create_app(models, limits, api_key=api_key)
+    sock = bind(args.host, args.port)
+    try:
+        # one pool of intra-op threads for all models (requests arrive in parallel already; they share the cores)
+        set_threads(args.threads)
+        models = load_models(args.models, device=args.device, warmup=not args.no_warmup, log=_say,
+                             precision=args.precision)
+        app = create_app(models, limits, api_key=api_key)
+    except BaseException:
+        sock.close()
+        raise
     logging.getLogger("seqlab.serve").setLevel(args.log_level.upper())
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
                             access_log=args.access_log, timeout_graceful_shutdown=int(limits.timeout + 5))
-    _say(f"serving {', '.join(m.name for m in models)} on http://{args.host}:{args.port} (page: /, API: /docs); "
+    port = sock.getsockname()[1]  # the one bound (--port 0: a free one)
+    _say(f"serving {', '.join(m.name for m in models)} on http://{args.host}:{port} (page: /, API: /docs); "
          f"{'API key required' if api_key else 'no API key'}")
-    uvicorn.Server(config).run()  # SIGTERM/SIGINT: stop accepting, finish open requests, drain the batchers
+    server = _server_class()(config)
+    server.run(sockets=[sock])  # SIGTERM/SIGINT: stop accepting, finish open requests, drain the batchers
     return 0

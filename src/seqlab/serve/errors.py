@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("seqlab.serve")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
-          422: "invalid_request", 503: "unavailable", 504: "timeout"}
+          415: "unsupported_media_type", 422: "invalid_request", 503: "unavailable", 504: "timeout"}
 
 
 class ApiError(StarletteHTTPException):

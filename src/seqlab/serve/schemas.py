@@ -38,6 +38,25 @@ class ModelList(BaseModel):
     models: list[ModelInfo]
 
 
+# ---------------------------------------------------------------------------- errors
+class ErrorInfo(BaseModel):
+    status: int = Field(description="the HTTP status, again")
+    code: str = Field(description="what went wrong, for programs: unknown_model, wrong_task, invalid_request, ...")
+    message: str = Field(description="what went wrong, for people")
+    details: list[dict[str, Any]] | None = Field(None, description="validation errors: loc, msg, type of each")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the server answers (:mod:`.errors`)."""
+
+    error: ErrorInfo
+
+
+def error_responses(**descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses (``e404="no such model"``), each with the error's JSON shape."""
+    return {int(key[1:]): {"model": ErrorResponse, "description": text} for key, text in descriptions.items()}
+
+
 def finite(value: Any) -> Any:
     """JSON has no NaN/Infinity: turn them into null, recursively (a failed beam scores -inf)."""
     if isinstance(value, float):

@@ -7,7 +7,11 @@ document, which was the largest cost of bag prediction after tokenisation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from seqlab.text.ragged import split_ragged
 
 _MULTIPLIER = np.uint64(116049371)  # odd constant, as in fastText's bigram hashing
 
@@ -69,3 +73,38 @@ def ragged_distinct(flat: np.ndarray, lengths: np.ndarray, num_values: int) -> t
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     docs, values = np.divmod(keys, num_values)
     return values, np.bincount(docs, minlength=len(lengths))
+
+
+FEATURE_CHUNK = 4096  # documents whose features are built in one vectorised pass (bounds temporary memory)
+
+
+@dataclass(frozen=True)
+class BagFeatures:
+    """A bag model's input from word ids: the words, then their hashed n-grams; binarised for nb.
+
+    Plain numpy and small, so prediction workers in other processes can run it without the model.
+    """
+
+    vocab_size: int
+    ngrams: int
+    buckets: int
+    binarise: bool
+
+    @property
+    def num_features(self) -> int:
+        return self.vocab_size + (self.buckets if self.ngrams > 1 else 0)
+
+    def __call__(self, docs: list[np.ndarray]) -> list[np.ndarray]:
+        """Computed once per document before training or prediction, not per epoch, and for a
+        whole chunk of documents in a few numpy calls; binarising also makes the input shorter."""
+        out: list[np.ndarray] = []
+        for start in range(0, len(docs), FEATURE_CHUNK):
+            chunk = docs[start: start + FEATURE_CHUNK]
+            lengths = np.fromiter((len(d) for d in chunk), dtype=np.int64, count=len(chunk))
+            flat = np.concatenate([np.asarray(d, dtype=np.int64) for d in chunk])
+            if self.ngrams > 1:
+                flat, lengths = ragged_hashed_ngrams(flat, lengths, self.ngrams, self.buckets, offset=self.vocab_size)
+            if self.binarise:
+                flat, lengths = ragged_distinct(flat, lengths, self.num_features)
+            out.extend(split_ragged(flat, lengths))
+        return out

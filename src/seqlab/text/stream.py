@@ -3,7 +3,8 @@
 ``word`` splits on whitespace and keeps every training type (the WikiText convention: the
 corpus is already tokenised and rare words are already ``<unk>``); unseen words become
 ``<unk>``. ``bpe`` trains byte-pair encoding on the training text (Sennrich et al. 2016) for a
-user's raw text, so nothing is out of vocabulary and decoding gives the text back.
+user's raw text, so only a character the training text never had is out of vocabulary, and decoding gives any other
+text back (each line stripped at its ends).
 Ids are ranked by training frequency, which the adaptive softmax needs.
 """
 
@@ -70,18 +71,21 @@ class StreamTokenizer:
         return self.subword.id_to_token(int(i))  # type: ignore[union-attr]
 
     def decode(self, ids: Sequence[int]) -> str:
-        """Ids -> text; ``<eos>`` becomes a line break."""
-        if self.vocab is not None:
-            return " ".join("\n" if int(i) == self.eos_id else self.vocab.itos[int(i)] for i in ids).replace(" \n ", "\n")
+        """Ids -> text; ``<eos>`` becomes a line break (each line decoded alone: no space around the breaks)."""
         lines: list[str] = []
         current: list[int] = []
         for i in ids:
             if int(i) == self.eos_id:
-                lines.append(self.subword.decode(current))  # type: ignore[union-attr]
+                lines.append(self._decode_line(current))
                 current = []
             else:
                 current.append(int(i))
-        return "\n".join([*lines, self.subword.decode(current)])  # type: ignore[union-attr]
+        return "\n".join([*lines, self._decode_line(current)])
+
+    def _decode_line(self, ids: list[int]) -> str:
+        if self.vocab is not None:
+            return " ".join(self.vocab.itos[i] for i in ids)
+        return self.subword.decode(ids)  # type: ignore[union-attr]
 
     def display(self, i: int) -> str:
         """How one generated token is printed when streamed: a word with its leading space, a BPE piece as text."""

@@ -81,7 +81,8 @@ class CharTokenizer(Tokenizer):
 
 
 class BPETokenizer(Tokenizer):
-    """Byte-level BPE trained with the ``tokenizers`` library; round-trips text exactly."""
+    """Byte-level BPE trained with the ``tokenizers`` library; round-trips text exactly, but for whitespace at its
+    ends (the encoder adds a leading space, which ``detokenize`` strips with any the text had)."""
 
     kind = "bpe"
     needs_fit = True

@@ -5,10 +5,11 @@ Modules: :mod:`.recipe` (config, encoding, the training task), :mod:`.predictor`
 """
 
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.classify import commands, predictor, recipe
 
+# each part as "module:attribute", imported when first used: registering the task imports no torch
 SPEC = register_task(TaskSpec(
     name="classify", description="text classification (sentiment, topics, ...)", package=__name__,
-    schema=recipe.SCHEMA, train=recipe.train, load=predictor.load, evaluate=predictor.evaluate,
-    add_commands=commands.add_commands, add_evaluate_options=commands.add_evaluate_options,
-    format_report=commands.format_report))
+    schema=f"{__name__}.recipe:SCHEMA", train=f"{__name__}.recipe:train", load=f"{__name__}.predictor:load",
+    evaluate=f"{__name__}.predictor:evaluate", add_commands=f"{__name__}.commands:add_commands",
+    add_evaluate_options=f"{__name__}.commands:add_evaluate_options",
+    format_report=f"{__name__}.commands:format_report"))

@@ -69,9 +69,13 @@ def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    from seqlab.data.splits import scored_line
     from seqlab.metrics import format_report as classification_table
 
     text = classification_table(report)
+    if "data" in report:
+        text = scored_line(report["data"], report["split"], report.get("examples", report["count"]), "examples") \
+            + "\n" + text
     if "confusion_png" in report:
         text += f"\n\nconfusion matrix written to {report['confusion_png']}"
     return text

@@ -11,9 +11,16 @@ import numpy as np
 import torch
 
 from seqlab.data.batching import pad_batch
-from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, load_split, load_train_valid
+from seqlab.data.classification import (
+    ClassifyDataConfig,
+    LabelledTexts,
+    is_single_source,
+    load_split,
+    load_train_valid,
+)
+from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, bucketed_map, timed
+from seqlab.inference import Predictor, bucketed_map, check_texts, timed
 from seqlab.metrics import classification_report
 from seqlab.modeldir import read_json
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
@@ -116,8 +123,6 @@ class Classifier(Predictor):
 
     @torch.no_grad()
     def _run(self, texts: list[str], batch_size: int, with_tokens: bool = False, workers: int | None = None):
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("predict() takes a list of strings (one text: wrap it in a list)")
         probs = torch.empty(len(texts), len(self.labels))
         attention: list = [None] * len(texts)
         all_tokens: list[list[str]] = []
@@ -162,7 +167,7 @@ class Classifier(Predictor):
         ``workers``: processes that tokenise in parallel on large inputs (0: none; default: all cores
         for bag models, whose speed is the tokeniser's, none for the others).
         """
-        probs, _, _ = self._run(texts, batch_size, workers=workers)
+        probs, _, _ = self._run(check_texts(texts, "predict()"), batch_size, workers=workers)
         best = probs.argmax(-1).tolist()
         return [{"label": self.labels[b], "confidence": p[b], "probabilities": dict(zip(self.labels, p, strict=True))}
                 for p, b in zip(probs.tolist(), best, strict=True)]
@@ -173,6 +178,7 @@ class Classifier(Predictor):
         ``logit``; "integrated gradients" otherwise), and ``attention`` weights where the model pools with attention."""
         from seqlab.tasks.classify.explain import bag_contributions, integrated_gradients
 
+        texts = check_texts(texts, "explain()")
         probs, attention, tokens = self._run(texts, batch_size, with_tokens=True, workers=workers)
         out = []
         binary = len(self.labels) == 2  # one logit, for the second label
@@ -217,22 +223,45 @@ def parse_label_map(text: str | None) -> dict[str, str]:
     return {a.strip(): b.strip() for a, b in pairs}
 
 
-def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
-             log=print) -> dict[str, Any]:
-    options = options or {}
+def eval_examples(predictor: Classifier, data: str, split: str, options: dict[str, Any],
+                  log=print) -> tuple[LabelledTexts, str]:
+    """The examples to score and the name of what they are. A file (or label-folder tree) is scored whole
+    (``"whole"``) unless it is the model's own training data and ``split`` is train or valid: then exactly that
+    part of it as training split it (the seeded carve-out, ``--limit`` too). Scoring what training learnt from is
+    said with a warning through ``log``."""
     cfg = predictor.config.data
-    # the validation carve-out is rebuilt with the fraction and seed it was made with
+    own = same_data(data, cfg.data)
     data_cfg = ClassifyDataConfig(data=data, text_column=options.get("text_column") or cfg.text_column,
                                   label_column=options.get("label_column") or cfg.label_column,
                                   valid_fraction=cfg.valid_fraction, split_seed=cfg.split_seed,
-                                  valid_data=cfg.valid_data if data == cfg.data else None)
-    if split == "valid" and data == cfg.data:
-        examples = load_train_valid(data_cfg)[1]  # the very validation split training used
-    elif Path(data).expanduser().is_file():
-        examples = load_split(data_cfg, "train")  # a file handed over is evaluated whole, whatever --split says
-        split = Path(data).name
-    else:
-        examples = load_split(data_cfg, split)
+                                  valid_data=cfg.valid_data if own else None, limit=cfg.limit if own else None)
+    part = own_part(data, split, cfg.data)
+    if part is not None:
+        train, valid = load_train_valid(data_cfg)
+        if part == "train":
+            log(training_data_warning(data, f"scoring the {len(train):,} examples training learnt from, which says "
+                                            "how well it fits them, not how it does on new text"))
+            return train, "train"
+        return valid, "valid"
+    if is_single_source(data):
+        examples = load_split(data_cfg, "train")  # a file handed over is scored whole, whatever --split says
+        if own:
+            learnt = len(load_train_valid(data_cfg)[0])
+            log(training_data_warning(data, f"scoring all {len(examples):,} examples, {learnt:,} of which training "
+                                            "learnt from; give held-out data with --data, or --split valid for the "
+                                            "part training held out"))
+        elif (note := whole_file_note(data, split)) is not None:
+            log(note)
+        return examples, WHOLE
+    return load_split(data_cfg, split), split
+
+
+def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
+             log=print) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix of ``split`` of ``data``; a file
+    is scored whole (see :func:`eval_examples`). The report says what was scored: ``data``, ``split``, ``examples``."""
+    options = options or {}
+    examples, split = eval_examples(predictor, data, split, options, log)
     label_map = parse_label_map(options.get("label_map"))
     if label_map:
         examples = LabelledTexts(examples.texts, [label_map.get(lab, lab) for lab in examples.labels], examples.source)
@@ -247,11 +276,12 @@ def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: 
     index = {lab: i for i, lab in enumerate(predictor.labels)}
     report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
                                    predictor.labels)
-    report.update({"data": data, "split": split})
+    report.update({"data": data, "split": split, "examples": len(examples)})
     timed(report, timer, len(examples), "examples")
     from seqlab.plots import confusion_matrix
 
-    png = Path(options.get("confusion") or predictor.model_dir / f"confusion-{split}.png")
+    shown = Path(data).name if split == WHOLE else split
+    png = Path(options.get("confusion") or predictor.model_dir / f"confusion-{shown}.png")
     confusion_matrix(report["confusion"], report["labels"], png)
     report["confusion_png"] = str(png)
     return report

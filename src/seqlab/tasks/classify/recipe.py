@@ -27,10 +27,12 @@ from seqlab.inference import bucketed_map
 from seqlab.metrics import classification_report
 from seqlab.modeldir import save_model_dir
 from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
+from seqlab.models.bag import MAX_BUCKETS
 from seqlab.models.base import ClassifierModel
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import fit_task
+from seqlab.text.ngrams import ragged_hashed_ngrams
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
 from seqlab.train import TrainableTask, TrainConfig
@@ -170,6 +172,49 @@ def _divisor(n: int, near: int) -> int:
     return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - near))
 
 
+BUCKETS_PER_NGRAM = 4  # an unset --buckets: the power of two above this many hash buckets per distinct n-gram ...
+MIN_BUCKETS = 1 << 10  # ... at least this many, at most the recipe's MAX_BUCKETS (IMDB's n-grams fill it)
+SIZING_CHUNK = 1024  # documents whose n-grams are counted in one vectorised pass
+
+
+def count_ngrams(docs: list[np.ndarray], ngrams: int, vocab_size: int, stop_at: int | None = None) -> int:
+    """Distinct word n-grams (orders 2..``ngrams``) of ``docs`` (word ids), hashed as a bag hashes them but into
+    2**62 values (no collisions to speak of); counting stops once it passes ``stop_at``."""
+    seen = np.zeros(0, dtype=np.int64)
+    for start in range(0, len(docs), SIZING_CHUNK):
+        chunk = docs[start: start + SIZING_CHUNK]
+        lengths = np.fromiter((len(d) for d in chunk), dtype=np.int64, count=len(chunk))
+        if not lengths.sum():
+            continue
+        flat = np.concatenate([np.asarray(d, dtype=np.int64) for d in chunk])
+        out, _ = ragged_hashed_ngrams(flat, lengths, ngrams, 1 << 62, offset=vocab_size)
+        seen = np.sort(np.concatenate([seen, out[out >= vocab_size]]))  # the words have the ids below vocab_size
+        seen = seen[np.concatenate(([True], seen[1:] != seen[:-1]))] if len(seen) else seen  # (np.unique: 20x slower)
+        if stop_at is not None and len(seen) > stop_at:
+            break
+    return len(seen)
+
+
+def bag_buckets(docs: list[np.ndarray], ngrams: int, vocab_size: int) -> tuple[int, int | None]:
+    """Hash buckets for a bag trained on ``docs`` whose ``--buckets`` is unset: the next power of two at or above
+    ``BUCKETS_PER_NGRAM`` x the distinct n-grams, within [MIN_BUCKETS, MAX_BUCKETS]; and the n-grams counted
+    (None: more than the cap needs, counting stopped early)."""
+    enough = MAX_BUCKETS // BUCKETS_PER_NGRAM  # this many distinct n-grams already ask for the cap
+    distinct = count_ngrams(docs, ngrams, vocab_size, stop_at=enough)
+    if distinct > enough:
+        return MAX_BUCKETS, None
+    wanted = BUCKETS_PER_NGRAM * max(1, distinct)
+    return min(MAX_BUCKETS, max(MIN_BUCKETS, 1 << (wanted - 1).bit_length())), distinct
+
+
+def _size_buckets(docs: list[np.ndarray], ngrams: int, vocab_size: int, log) -> int:
+    buckets, distinct = bag_buckets(docs, ngrams, vocab_size)
+    counted = f"over {MAX_BUCKETS // BUCKETS_PER_NGRAM:,}" if distinct is None else f"{distinct:,}"
+    log(f"buckets: {buckets:,} n-gram hash buckets for {counted} distinct n-grams in the training data "
+        "(--buckets sets it)")
+    return buckets
+
+
 def num_outputs(labels: list[str]) -> int:
     return 1 if len(labels) == 2 else len(labels)
 
@@ -216,6 +261,9 @@ class ClassifyTask(TrainableTask):
             vocab_size, pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id
         self.pad_id = pad_id
         _prepare_vectors(config, log)
+        if getattr(config.model, "buckets", 0) is None and config.model.ngrams > 1:  # a bag whose table is unset
+            config.model = dataclasses.replace(config.model, buckets=_size_buckets(encoded["train"],
+                                                                                   config.model.ngrams, vocab_size, log))
         torch.manual_seed(config.train.seed)
         self.model: ClassifierModel = build_model(config, vocab_size, num_outputs(self.labels), pad_id)
         self.coverage = None

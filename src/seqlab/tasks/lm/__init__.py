@@ -5,10 +5,15 @@ model), :mod:`.commands` (``seqlab generate``), :mod:`.serve` (the ``generate`` 
 """
 
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.lm import commands, predictor, recipe
 
+# defaults the commands show, here where ``seqlab generate --help`` reads them without torch
+DEFAULT_MAX_TOKENS = 50  # tokens generated when not told
+EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
+
+# each part as "module:attribute", imported when first used: registering the task imports no torch
 SPEC = register_task(TaskSpec(
     name="lm", description="language models (WikiText-2 or your own text): perplexity, generation", package=__name__,
-    schema=recipe.SCHEMA, train=recipe.train, load=predictor.load, evaluate=predictor.evaluate,
-    add_commands=commands.add_commands, add_evaluate_options=commands.add_evaluate_options,
-    format_report=commands.format_report))
+    schema=f"{__name__}.recipe:SCHEMA", train=f"{__name__}.recipe:train", load=f"{__name__}.predictor:load",
+    evaluate=f"{__name__}.predictor:evaluate", add_commands=f"{__name__}.commands:add_commands",
+    add_evaluate_options=f"{__name__}.commands:add_evaluate_options",
+    format_report=f"{__name__}.commands:format_report"))

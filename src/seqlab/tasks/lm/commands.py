@@ -7,8 +7,18 @@ import json
 import sys
 from typing import Any
 
-from seqlab.tasks.lm.predictor import DEFAULT_MAX_TOKENS
-from seqlab.tasks.lm.recipe import EVAL_STREAMS
+from seqlab.errors import SeqlabError
+from seqlab.tasks.lm import DEFAULT_MAX_TOKENS, EVAL_STREAMS
+
+MAX_NEW_TOKENS = 1024  # the most tokens one generation may ask for: seqlab generate --max-tokens and the served route
+
+
+def check_max_tokens(value: int) -> int:
+    """Refuse a ``--max-tokens`` outside 1..MAX_NEW_TOKENS, as the server's generate route refuses such a
+    ``max_tokens`` (422: its request model's bounds are these)."""
+    if not 1 <= value <= MAX_NEW_TOKENS:
+        raise SeqlabError(f"--max-tokens must be between 1 and {MAX_NEW_TOKENS} (got {value})")
+    return value
 
 
 def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
@@ -19,14 +29,19 @@ def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    from seqlab.data.splits import scored_line
+
+    scored = scored_line(report["data"], report["split"], report["scored_tokens"], "tokens")
     return (f"perplexity {report['perplexity']:.2f}   bits/token {report['bits_per_token']:.3f}   "
-            f"({report['scored_tokens']:,} tokens of {report['data']} {report['split']}; {report['protocol']})")
+            f"({scored}; {report['protocol']})")
 
 
 # ---------------------------------------------------------------------------- the ``seqlab generate`` command
 def cmd_generate(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.commandline import load_for_command
+    from seqlab.commandline import check_argument, load_for_command
 
+    check_max_tokens(args.max_tokens)  # before the model loads
+    check_argument(args.prompt, "--prompt")
     model = load_for_command(args, "lm", "generate")
     options = {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_k": args.top_k,
                "top_p": args.top_p, "repetition_penalty": args.repetition_penalty, "seed": args.seed,
@@ -61,7 +76,8 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generate text from a language model, streamed as it is produced")
     p.add_argument("model_dir")
     p.add_argument("--prompt", default="", help="text to continue (default: start a new line)")
-    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="tokens to generate")
+    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
+                   help=f"tokens to generate (default {DEFAULT_MAX_TOKENS}, at most {MAX_NEW_TOKENS})")
     p.add_argument("--temperature", type=float, default=1.0, help="sharpen (<1) or flatten (>1); 0 is greedy")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
     p.add_argument("--top-p", type=float, default=1.0,

@@ -10,17 +10,18 @@ from typing import Any
 
 import torch
 
-from seqlab.data.corpus import LMDataConfig, load_split
+from seqlab.data.corpus import Corpus, LMDataConfig, is_file_source, load_split, load_train_valid, read_whole
+from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
 from seqlab.decode import SamplingConfig, sample
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, timed, with_valid_metric
+from seqlab.inference import Predictor, check_text, check_texts, timed, with_valid_metric
 from seqlab.metrics import bits_per_token, perplexity
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer, autocast_context
-from seqlab.tasks.lm.recipe import EVAL_STREAMS, SCHEMA, TEXT_FILE, LMConfig, build_model, stream_nll
+from seqlab.tasks.lm import DEFAULT_MAX_TOKENS, EVAL_STREAMS
+from seqlab.tasks.lm.recipe import SCHEMA, TEXT_FILE, LMConfig, build_model, stream_nll
 from seqlab.text.stream import StreamTokenizer
-
-DEFAULT_MAX_TOKENS = 50
+from seqlab.text.subword import PAD_ID, SOS_ID
 
 
 class LanguageModel(Predictor):
@@ -39,10 +40,16 @@ class LanguageModel(Predictor):
     def context(self) -> int | None:
         return self.model.context
 
+    @property
+    def not_text(self) -> list[int]:
+        """Ids generation never chooses: ``<unk>`` (no word in particular) and BPE's ``<pad>`` and ``<sos>``."""
+        if self.tokenizer.kind == "bpe":
+            return sorted({PAD_ID, SOS_ID, self.tokenizer.unk_id})
+        return [self.tokenizer.unk_id]
+
     # -- scoring
-    def _stream(self, texts: list[str]) -> torch.Tensor:
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("perplexity() takes a list of strings (one text: wrap it in a list)")
+    def _stream(self, texts: list[str], call: str = "perplexity()") -> torch.Tensor:
+        texts = check_texts(texts, call)
         # a leading <eos>: the first word is predicted as the start of a line, as in training
         return torch.as_tensor([self.tokenizer.eos_id, *self.tokenizer.encode_lines(texts).tolist()])
 
@@ -58,8 +65,8 @@ class LanguageModel(Predictor):
     def token_logprobs(self, texts: list[str]) -> list[list[dict[str, Any]]]:
         """Per text, each token (and the closing ``<eos>``) with its natural-log probability given the text before it."""
         out = []
-        for text in texts:
-            ids = self._stream([text])  # (<eos>, tokens..., <eos>)
+        for text in check_texts(texts, "token_logprobs()"):
+            ids = self._stream([text], "token_logprobs()")  # (<eos>, tokens..., <eos>)
             if self.context is not None and ids.numel() - 1 > self.context:
                 raise SeqlabError(f"a text of {ids.numel() - 1} tokens is longer than the model's context "
                                   f"({self.context}); use perplexity() for long texts")
@@ -76,8 +83,7 @@ class LanguageModel(Predictor):
     # -- generation
     def encode_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
         """Prompt -> ids after a line start, and the prompt words outside the vocabulary (read as ``<unk>``)."""
-        if not isinstance(prompt, str):
-            raise SeqlabError("the prompt must be a string")
+        check_text(prompt, "the prompt")
         ids = [self.tokenizer.eos_id, *self.tokenizer.encode(prompt)]
         unknown = []
         if self.tokenizer.kind == "word":
@@ -108,7 +114,7 @@ class LanguageModel(Predictor):
         generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
         prompt_ids = torch.tensor([ids] * num_samples, dtype=torch.long, device=self.device)  # (N, T)
         with torch.no_grad(), autocast_context(self.device, self.precision):
-            for tokens, probs in sample(self.model, prompt_ids, max_tokens, config, generator):
+            for tokens, probs in sample(self.model, prompt_ids, max_tokens, config, generator, banned=self.not_text):
                 for row, (token, prob) in enumerate(zip(tokens.tolist(), probs.tolist(), strict=True)):
                     yield {"sample": row, "id": token, "token": self.tokenizer.token(token),
                            "text": self.tokenizer.display(token), "prob": prob}
@@ -130,20 +136,48 @@ def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Langu
 
 
 
+def eval_corpus(predictor: LanguageModel, data: str, split: str, log=print) -> tuple[Corpus, str]:
+    """The lines to score and the name of what they are. Text files are scored whole (``"whole"``) unless they are
+    the model's own training data and ``split`` is train or valid: then exactly the lines training used (the
+    seeded carve-out, or ``--valid-data``). A dataset or folder gives its split. Scoring what training learnt from
+    is said with a warning through ``log``."""
+    cfg = predictor.config.data
+    own = same_data(data, cfg.data)
+    data_cfg = LMDataConfig(data=data, valid_data=cfg.valid_data if own else None, split_seed=cfg.split_seed)
+    part = own_part(data, split, cfg.data)
+    if part is not None:
+        train, valid = load_train_valid(data_cfg)
+        if part == "train":
+            log(training_data_warning(data, f"scoring the {len(train):,} lines training learnt from, which says how "
+                                            "well it fits them, not how it predicts new text"))
+            return train, "train"
+        return valid, "valid"
+    if is_file_source(data):
+        corpus = read_whole(data)  # text files handed over are scored whole, whatever --split says
+        if own:
+            learnt = len(load_train_valid(data_cfg)[0])
+            log(training_data_warning(data, f"scoring all {len(corpus):,} lines, {learnt:,} of which training learnt "
+                                            "from; give held-out text with --data, or --split valid for the lines "
+                                            "training held out"))
+        elif (note := whole_file_note(data, split)) is not None:
+            log(note)
+        return corpus, WHOLE
+    return load_split(data_cfg, split), split
+
+
 def evaluate(predictor: LanguageModel, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:
     """Perplexity over a whole split as the standard protocol computes it: one stream, ``<eos>`` at each line
     end, every token scored once (stateful RNN over ``streams`` parts; overlapping windows for a Transformer)."""
     options = options or {}
-    cfg = predictor.config.data
-    corpus = load_split(LMDataConfig(data=data, split_seed=cfg.split_seed), split)
+    corpus, split = eval_corpus(predictor, data, split, log)
     stream = predictor.tokenizer.encode_lines(corpus.lines)
     streams = int(options.get("streams") or EVAL_STREAMS)
     with Timer() as timer, predictor.autocast():
         total, count = stream_nll(predictor.model, stream, predictor.device, streams=streams,
                                   segment=predictor.config.stream.bptt)
     report = {"perplexity": perplexity(total, count), "bits_per_token": bits_per_token(total, count),
-              "tokens": count + 1, "scored_tokens": count, "data": data, "split": split,
+              "tokens": count + 1, "scored_tokens": count, "lines": len(corpus), "data": data, "split": split,
               "unk_tokens": int((stream == predictor.tokenizer.unk_id).sum()),
               "protocol": (f"stateful, {streams} parallel streams, segments of {predictor.config.stream.bptt}"
                            if predictor.model.stateful else

@@ -33,11 +33,11 @@ from seqlab.modeldir import save_model_dir
 from seqlab.models.lm import LANGUAGE_MODELS, LM_RECIPES
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
+from seqlab.tasks.lm import EVAL_STREAMS
 from seqlab.text.stream import StreamTokenizer
 from seqlab.train import TrainableTask, TrainConfig
 
 TEXT_FILE = "text.json"
-EVAL_STREAMS = 10  # parallel streams when scoring a split (the PyTorch word_language_model example's eval batch)
 BPTT_JITTER = 5  # standard deviation of the random segment length (Merity et al. 2017)
 
 

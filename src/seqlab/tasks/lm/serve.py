@@ -8,8 +8,7 @@ from pydantic import BaseModel, Field
 
 from seqlab.serve.handlers import WARMUP_TEXT, Handler
 from seqlab.serve.schemas import Request
-
-MAX_NEW_TOKENS = 1024  # the most tokens one generate request may ask for
+from seqlab.tasks.lm.commands import MAX_NEW_TOKENS  # one cap for the route and seqlab generate --max-tokens
 
 
 class GenerateRequest(Request):

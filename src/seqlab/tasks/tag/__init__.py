@@ -5,10 +5,13 @@ Modules: :mod:`.recipe` (config, CoNLL data, vocabulary, the training task), :mo
 """
 
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.tag import commands, predictor, recipe
 
+DEFAULT_BATCH = 64  # sentences per batch when tagging (here, where ``seqlab tag --help`` reads it without torch)
+
+# each part as "module:attribute", imported when first used: registering the task imports no torch
 SPEC = register_task(TaskSpec(
     name="tag", description="sequence tagging (named entities, part of speech, chunks)", package=__name__,
-    schema=recipe.SCHEMA, train=recipe.train, load=predictor.load, evaluate=predictor.evaluate,
-    add_commands=commands.add_commands, add_evaluate_options=commands.add_evaluate_options,
-    format_report=commands.format_report))
+    schema=f"{__name__}.recipe:SCHEMA", train=f"{__name__}.recipe:train", load=f"{__name__}.predictor:load",
+    evaluate=f"{__name__}.predictor:evaluate", add_commands=f"{__name__}.commands:add_commands",
+    add_evaluate_options=f"{__name__}.commands:add_evaluate_options",
+    format_report=f"{__name__}.commands:format_report"))

@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 from seqlab.errors import SeqlabError
-from seqlab.metrics import format_span_report
-from seqlab.tasks.tag.predictor import DEFAULT_BATCH
+from seqlab.tasks.tag import DEFAULT_BATCH
 
 
 def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +19,12 @@ def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    from seqlab.data.splits import scored_line
+    from seqlab.metrics import format_span_report
+
     unit = "token accuracy" if report["scheme"] == "none" else "entity spans counted as conlleval counts"
-    lines = [f"{report['data']} {report['split']}: {report['sentences']:,} sentences, tags in {report['scheme']} ({unit})",
+    scored = scored_line(report["data"], report["split"], report["sentences"], "sentences")
+    lines = [f"{scored}; tags in {report['scheme']} ({unit})",
              format_span_report(report)]
     if report.get("tags_the_model_does_not_know"):
         lines.append(f"\nnote: tags the model never predicts: {', '.join(report['tags_the_model_does_not_know'][:10])}")

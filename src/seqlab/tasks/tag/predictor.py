@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.data.conll import TaggedSentences, load_split, read_conll, split_words
-from seqlab.data.splits import split_names
+from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, timed, with_valid_metric
+from seqlab.inference import Predictor, check_text, check_texts, timed, with_valid_metric
 from seqlab.metrics import span_report
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer
+from seqlab.tasks.tag import DEFAULT_BATCH
 from seqlab.tasks.tag.recipe import (
     EVAL_BATCH,
     HF_FOLDER,
@@ -27,6 +28,7 @@ from seqlab.tasks.tag.recipe import (
     TagConfig,
     TagVocab,
     build_model,
+    load_train_valid,
     make_features,
     predict_items,
     read_split,
@@ -34,8 +36,6 @@ from seqlab.tasks.tag.recipe import (
     to_scheme,
 )
 from seqlab.text.tagging import OUTSIDE, normalize_scheme, spans, split_tag
-
-DEFAULT_BATCH = 64  # sentences per batch when tagging
 
 
 class Tagger(Predictor):
@@ -85,8 +85,7 @@ class Tagger(Predictor):
         """Raw texts, split into words as the CoNLL data is; per text ``{"entities", "tokens", "tags"}``, each
         entity ``{"type", "text", "start", "end", "confidence"}`` with character offsets (``text[start:end]``) and
         the mean CRF marginal (softmax probability without a CRF) of its tokens' tags. An empty text gives no tokens."""
-        if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("tag() takes a list of strings (one text: wrap it in a list)")
+        texts = check_texts(texts, "tag()")
         split = [split_words(t) for t in texts]
         results = self._results([words for words, _ in split], batch_size)
         out = []
@@ -107,6 +106,9 @@ class Tagger(Predictor):
             raise SeqlabError("tag_tokens() takes a list of sentences, each a list of words")
         if any(not w or any(c.isspace() for c in w) for s in sentences for w in s):
             raise SeqlabError("tag_tokens(): a word may not be empty or hold spaces")
+        for i, words in enumerate(sentences, 1):
+            for j, word in enumerate(words, 1):
+                check_text(word, f"sentence {i}, word {j}")
         out = []
         for words, (tags, found, conf) in zip(sentences, self._results([list(s) for s in sentences], batch_size),
                                               strict=True):
@@ -122,24 +124,41 @@ def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Tagge
 
 
 
-def eval_split(predictor: Tagger, data: str, split: str, options: dict[str, Any]) -> TaggedSentences:
-    """The sentences to score: a single file is read whole (``--split`` ignored) unless it is the model's own
-    training file, whose train/valid parts are the ones training used; a dataset or folder gives its split."""
+def eval_split(predictor: Tagger, data: str, split: str, options: dict[str, Any],
+               log=print) -> tuple[TaggedSentences, str]:
+    """The sentences to score and the name of what they are. A single file is read whole (``"whole"``) unless it
+    is the model's own training file and ``split`` is train or valid: then exactly the part training used (the
+    seeded carve-out, ``--valid-data``, ``--limit``); a dataset or folder gives its split. Scoring what training
+    learnt from is said with a warning through ``log``."""
+    from dataclasses import replace
+
     cfg = predictor.config.data
     word_column = options.get("word_column")
     tag_column = options.get("tag_column") or cfg.tag_column
     word_column = cfg.word_column if word_column is None else word_column
     scheme = normalize_scheme(options["scheme"]) if options.get("scheme") else None
     path = Path(data).expanduser()
-    own = path.is_file() and Path(cfg.data).expanduser().is_file() and path.resolve() == Path(cfg.data).expanduser().resolve()
-    if own and split in ("train", *split_names("valid")):
-        from dataclasses import replace
-
-        same = replace(cfg, tag_column=tag_column, word_column=word_column, scheme=scheme or cfg.scheme)
-        return read_split(same, "train" if split == "train" else "valid")
+    own = same_data(data, cfg.data)
+    same = replace(cfg, data=data, tag_column=tag_column, word_column=word_column, scheme=scheme or cfg.scheme)
+    part = own_part(data, split, cfg.data)
+    if part == "valid":
+        return read_split(same, "valid"), "valid"
+    if part == "train":
+        train = load_train_valid(same)[0]  # --limit too
+        log(training_data_warning(data, f"scoring the {len(train):,} sentences training learnt from, which says how "
+                                        "well it fits them, not how it tags new text"))
+        return train, "train"
     if path.is_file():
-        return read_conll(path, word_column, tag_column, scheme)
-    return load_split(data, split, word_column, tag_column, scheme)
+        whole = read_conll(path, word_column, tag_column, scheme)  # a file handed over is scored whole
+        if own:
+            learnt = len(load_train_valid(same)[0])
+            log(training_data_warning(data, f"scoring all {len(whole):,} sentences, {learnt:,} of which training "
+                                            "learnt from; give held-out data with --data, or --split valid for the "
+                                            "part training held out"))
+        elif (note := whole_file_note(data, split)) is not None:
+            log(note)
+        return whole, WHOLE
+    return load_split(data, split, word_column, tag_column, scheme), split
 
 
 def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
@@ -147,7 +166,7 @@ def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict
     """Entity precision/recall/F1 per type and micro-averaged as ``conlleval`` counts (token accuracy and the
     per-type confusion too), or token accuracy for plain tags."""
     options = options or {}
-    gold = eval_split(predictor, data, split, options)
+    gold, split = eval_split(predictor, data, split, options, log)
     scheme = gold.scheme or predictor.scheme
     if (scheme == "none") != (predictor.scheme == "none"):
         what = "plain tags (scheme none)" if predictor.scheme == "none" else f"entity tags ({predictor.scheme})"
@@ -157,7 +176,7 @@ def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict
         labels, _ = predictor.predict(gold.words, batch_size=options.get("batch_size") or EVAL_BATCH, confidences=False)
     pred = [to_scheme(tags, scheme) for tags in labels]
     report = span_report(gold.tags, pred, scheme)
-    report.update({"data": data, "split": split, "model_scheme": predictor.scheme})
+    report.update({"data": data, "split": split, "sentences": len(gold), "model_scheme": predictor.scheme})
     timed(report, timer, len(gold), "sentences")
     unknown = sorted(_kinds(gold.tags, scheme) - _kinds([predictor.labels], predictor.scheme))
     if unknown:

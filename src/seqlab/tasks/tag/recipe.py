@@ -114,7 +114,8 @@ class TagVectorsConfig:
                 "none: random"})
     extra_vectors: int | None = field(default=None, metadata={
         "help": "words that only the vectors know, kept as fixed rows so they stay usable when tagging: at most this "
-                "many, most frequent first (none: all; 0: no extra rows)"})
+                "many, most frequent first (default: sized from the data, 20 per training word and at least 1,000, "
+                "so CoNLL-2003 keeps all of GloVe; 0: no extra rows)"})
     freeze_embeddings: bool = field(default=False, metadata={"help": "keep the pretrained rows of training words fixed"})
     singleton_unk: float = field(default=0.5, metadata={
         "help": "training: read a word seen once and without a pretrained vector as <unk> with this probability, so "
@@ -470,6 +471,22 @@ def init_vectors(model: Any, vocab: TagVocab, vectors: Any, freeze: bool) -> dic
     return {"found": len(rows), "vocab": words, "coverage": len(rows) / max(1, words), "extra": len(vocab.extra)}
 
 
+EXTRA_PER_TRAINING_WORD = 20  # fixed vector rows an unset --extra-vectors keeps per distinct training word ...
+MIN_EXTRA_VECTORS = 1_000  # ... and at least this many (CoNLL-2003's 21,009 words keep all of GloVe's 400,000)
+
+
+def extra_vectors_for(train: TaggedSentences, vectors: Any, log=print) -> int:
+    """How many words only the vectors know to keep as fixed rows, when ``--extra-vectors`` is not set: sized
+    from the training data, so a small file does not carry every GloVe word (its own words' rows always come
+    from the vectors). Recorded in the config, so the saved config rebuilds the same vocabulary."""
+    words = len({w.lower() for sent in train.words for w in sent})
+    chosen = min(len(vectors.words), max(MIN_EXTRA_VECTORS, EXTRA_PER_TRAINING_WORD * words))
+    if chosen < len(vectors.words):
+        log(f"extra vectors: keeping the {chosen:,} most frequent of {len(vectors.words):,} vector words as fixed "
+            f"rows ({EXTRA_PER_TRAINING_WORD} per training word; --extra-vectors sets it)")
+    return chosen
+
+
 # ---------------------------------------------------------------------------- training task
 class TagTask(TrainableTask):
     default_metric = "f1"  # span micro-F1; for plain tags (scheme none) it equals the token accuracy
@@ -492,6 +509,8 @@ class TagTask(TrainableTask):
                 config.model = dataclasses.replace(config.model, emb_size=vectors.dim)
         elif pretrained and config.vectors.embeddings and config.vectors.embeddings != "glove-6b-50d":
             raise SeqlabError("--embeddings does not apply to --model pretrained (it has its own)")
+        if vectors is not None and config.vectors.extra_vectors is None:
+            config.vectors = dataclasses.replace(config.vectors, extra_vectors=extra_vectors_for(train, vectors, log))
         self.vocab, items, meta = encode_splits({"train": train, "valid": valid}, config, self.scheme, vectors, fixed_vocab)
         self.features = make_features(config, self.vocab)
         self.train_items, self.valid_items, self.train_tags = items["train"], items["valid"], items["train.tags"]

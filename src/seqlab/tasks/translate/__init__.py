@@ -5,10 +5,11 @@ translator), :mod:`.commands` (``seqlab translate`` and its attention views), :m
 """
 
 from seqlab.tasks.base import TaskSpec, register_task
-from seqlab.tasks.translate import commands, page, predictor, recipe
 
+# each part as "module:attribute", imported when first used: registering the task imports no torch
 SPEC = register_task(TaskSpec(
     name="translate", description="translation between two languages (Multi30k, eng-fra, ...)", package=__name__,
-    schema=recipe.SCHEMA, train=recipe.train, load=predictor.load, evaluate=predictor.evaluate,
-    add_commands=commands.add_commands, add_evaluate_options=commands.add_evaluate_options,
-    format_report=commands.format_report, page_script=page.page_script))
+    schema=f"{__name__}.recipe:SCHEMA", train=f"{__name__}.recipe:train", load=f"{__name__}.predictor:load",
+    evaluate=f"{__name__}.predictor:evaluate", add_commands=f"{__name__}.commands:add_commands",
+    add_evaluate_options=f"{__name__}.commands:add_evaluate_options",
+    format_report=f"{__name__}.commands:format_report", page_script=f"{__name__}.page:page_script"))

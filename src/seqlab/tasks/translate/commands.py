@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqlab.errors import SeqlabError
-from seqlab.tasks.translate.predictor import Translator
 from seqlab.text.subword import display_token
+
+if TYPE_CHECKING:  # the predictor imports torch; building the CLI must not
+    from seqlab.tasks.translate.predictor import Translator
 
 
 # ---------------------------------------------------------------------------- the ``seqlab translate`` command
@@ -93,8 +95,11 @@ def add_evaluate_options(parser) -> None:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    from seqlab.data.splits import scored_line
+
+    scored = scored_line(report["data"], report["split"], report["pairs"], "pairs")
     lines = [f"BLEU {report['bleu']:.2f}   chrF {report['chrf']:.2f}   perplexity {report['perplexity']:.2f}   "
-             f"({report['pairs']:,} pairs of {report['data']} {report['split']}, beam {report['beam']}, "
+             f"({scored}, beam {report['beam']}, "
              f"{report['sentences_per_s']:.1f} sentences/s)", f"sacreBLEU {report['signature']}"]
     if "valid_perplexity" in report:
         lines.append(f"validation perplexity at the best checkpoint: {report['valid_perplexity']:.2f}")

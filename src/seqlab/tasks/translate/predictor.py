@@ -8,10 +8,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.data.parallel import TranslateDataConfig, load_split
+from seqlab.data.parallel import (
+    ParallelTexts,
+    TranslateDataConfig,
+    is_file_source,
+    load_split,
+    load_train_valid,
+    read_whole,
+)
+from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
 from seqlab.decode import unk_replace
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, timed, with_valid_metric
+from seqlab.inference import Predictor, check_texts, timed, with_valid_metric
 from seqlab.metrics import perplexity
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer
@@ -41,10 +49,8 @@ class Translator(Predictor):
         self.toks = Tokenizers.from_json(read_json(self.model_dir, TEXT_FILE))
         self.model: Any = self.restore(build_model(self.config, self.toks))
 
-    def _encode(self, texts: list[str]) -> tuple[list[np.ndarray], list[list[str]]]:
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("translate() takes a list of strings")
-        pairs = [self.toks.src.encode_with_tokens(t.strip()) for t in texts]
+    def _encode(self, texts: list[str], call: str = "translate()") -> tuple[list[np.ndarray], list[list[str]]]:
+        pairs = [self.toks.src.encode_with_tokens(t.strip()) for t in check_texts(texts, call, "sentence")]
         return [np.asarray(ids, dtype=np.int64) for ids, _ in pairs], [toks for _, toks in pairs]
 
     def _detok(self, ids: list[int], attention: torch.Tensor, src_tokens: list[str], replace_unk: bool) -> str:
@@ -65,14 +71,22 @@ class Translator(Predictor):
         beam = d.beam if beam is None else beam
         if beam < 1 or not 1 <= nbest <= beam:
             raise SeqlabError(f"need --beam >= 1 and 1 <= --nbest <= --beam (got beam {beam}, nbest {nbest})")
-        src, src_tokens = self._encode(list(texts))
+        src, src_tokens = self._encode(texts)
+        keep = [i for i, ids in enumerate(src) if len(ids)]  # an empty (or blank) source has an empty translation
         with self.autocast():
-            results = search(self.model, src, self.device, beam=beam, nbest=nbest,
-                             length_penalty=d.length_penalty if length_penalty is None else length_penalty,
-                             max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
-                             max_len_extra=d.max_len_extra, batch_size=batch_size, method=method)
-        out = []
-        for i, r in enumerate(results):
+            found = search(self.model, [src[i] for i in keep], self.device, beam=beam, nbest=nbest,
+                           length_penalty=d.length_penalty if length_penalty is None else length_penalty,
+                           max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
+                           max_len_extra=d.max_len_extra, batch_size=batch_size, method=method) if keep else []
+        results = dict(zip(keep, found, strict=True))
+        out: list[dict[str, Any]] = []
+        for i in range(len(src)):
+            if i not in results:
+                nothing = {"translation": "", "score": 0.0, "normalized_score": 0.0}
+                out.append({**nothing, "nbest": [nothing], "src_tokens": [], "tgt_ids": [], "tgt_tokens": [],
+                            "attention": []})
+                continue
+            r = results[i]
             hyps = [{"translation": self._detok(toks, att, src_tokens[i], replace_unk), "score": score,
                      "normalized_score": norm}
                     for toks, att, score, norm in zip(r["tokens"], r["attention"], r["scores"], r["normalized"],
@@ -93,7 +107,7 @@ class Translator(Predictor):
     def attention_maps(self, text: str, tgt_ids: list[int]) -> tuple[list[str], list[str], np.ndarray]:
         """Teacher-forced cross-attention of a source and its translation, every layer and head:
         source pieces, target pieces (+ ``<eos>``), weights (layers, heads, T + 1, S)."""
-        src, pieces = self._encode([text])
+        src, pieces = self._encode([text], "attention_maps()")
         src_tokens = pieces[0]
         ids = torch.as_tensor(src[0], dtype=torch.long).view(1, -1)
         if ids.size(1) == 0:
@@ -106,8 +120,8 @@ class Translator(Predictor):
 
     @torch.no_grad()
     def perplexity(self, sources: list[str], targets: list[str]) -> float:
-        src, _ = self._encode(sources)
-        tgt = [np.asarray(ids, dtype=np.int64) for ids in self.toks.tgt.encode_many(targets)]
+        src, _ = self._encode(sources, "perplexity()")
+        tgt = [np.asarray(ids, dtype=np.int64) for ids in self.toks.tgt.encode_many(check_texts(targets, "perplexity()"))]
         total, count = teacher_forced_loss(self.model, src, tgt, self.device)
         return perplexity(total, count)
 
@@ -116,13 +130,42 @@ def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Trans
     return Translator(model_dir, device=device, precision=precision)
 
 
+def eval_pairs(predictor: Translator, data: str, split: str, log=print) -> tuple[ParallelTexts, str]:
+    """The pairs to score and the name of what they are. A file pair (``SRC,TGT``) or tsv is scored whole
+    (``"whole"``) unless it is the model's own training data and ``split`` is train or valid: then exactly the
+    part training used (the seeded carve-out, ``--valid-data``, ``--limit``). A dataset or folder gives its split.
+    Scoring what training learnt from is said with a warning through ``log``."""
+    cfg = predictor.config.data
+    own = same_data(data, cfg.data)
+    data_cfg = TranslateDataConfig(data=data, src=cfg.src, tgt=cfg.tgt, heldout=cfg.heldout, split_seed=cfg.split_seed,
+                                   valid_data=cfg.valid_data if own else None, limit=cfg.limit if own else None)
+    part = own_part(data, split, cfg.data)
+    if part is not None:
+        train, valid = load_train_valid(data_cfg)
+        if part == "train":
+            log(training_data_warning(data, f"scoring the {len(train):,} pairs training learnt from, which says how "
+                                            "well it fits them, not how it translates new text"))
+            return train, "train"
+        return valid, "valid"
+    if is_file_source(data):
+        pairs = read_whole(data)  # a file (pair) handed over is scored whole, whatever --split says
+        if own:
+            learnt = len(load_train_valid(data_cfg)[0])
+            log(training_data_warning(data, f"scoring all {len(pairs):,} pairs, {learnt:,} of which training learnt "
+                                            "from; give held-out data with --data, or --split valid for the part "
+                                            "training held out"))
+        elif (note := whole_file_note(data, split)) is not None:
+            log(note)
+        return pairs, WHOLE
+    return load_split(data_cfg, split), split
+
+
 def evaluate(predictor: Translator, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:
-    """BLEU/chrF (sacreBLEU, detokenised cased output vs raw references), perplexity, speed."""
+    """BLEU/chrF (sacreBLEU, detokenised cased output vs raw references), perplexity, speed. A file pair or tsv is
+    scored whole (see :func:`eval_pairs`); the report says what was scored: ``data``, ``split``, ``pairs``."""
     options = options or {}
-    cfg = predictor.config.data
-    pairs = load_split(TranslateDataConfig(data=data, src=cfg.src, tgt=cfg.tgt, heldout=cfg.heldout,
-                                           split_seed=cfg.split_seed), split)
+    pairs, split = eval_pairs(predictor, data, split, log)
     beam = options.get("beam") or predictor.config.decoding.beam
     batch_size = min(options.get("batch_size") or 64, 256)
     predictor.translate(pairs.src[:2], beam=beam)  # warm-up: the first call pays one-time kernel set-up
@@ -132,5 +175,4 @@ def evaluate(predictor: Translator, *, data: str, split: str = "test", options: 
     report.update({"perplexity": predictor.perplexity(pairs.src, pairs.tgt), "data": data, "split": split,
                    "pairs": len(pairs), "dropped_empty": pairs.dropped_empty, "beam": beam})
     with_valid_metric(timed(report, timer, len(pairs), "sentences"), predictor, "perplexity")
-    log(f"sacreBLEU {report['signature']}")
     return report

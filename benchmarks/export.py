@@ -1,0 +1,163 @@
+"""Export benchmark: torch fp32 / torch bf16 / ONNX Runtime fp32 / ONNX Runtime int8 on the same models, one run.
+
+Run from the repository root (SEQLAB_DATA must point at the data, e.g. ../shared/data), on model directories that
+benchmarks/classify.py (or the short training commands) wrote:
+
+    SEQLAB_DATA=../shared/data python benchmarks/export.py bag=benchmarks/runs/bag rnn=benchmarks/runs/rnn
+
+For each model: IMDB test accuracy (the first --test-limit reviews of the shuffled test split), texts/s end to end
+(raw text in: tokenising included) at batch 1 and 64, the model file's size, and process start-up (a fresh Python
+process from start to its first prediction). The torch-free start-up runs with torch made unimportable
+(``sys.modules["torch"] = None``). The rows (benchmarks/export-rows.json) and RESULTS.md's section are generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe, machine_lines  # noqa: E402
+from report import current_commit, write_section  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+ROWS = ROOT / "export-rows.json"
+SRC = str(ROOT.parent / "src")
+VARIANTS = ("torch fp32", "torch bf16", "onnx fp32", "onnx int8")
+
+
+def test_texts(limit: int) -> tuple[list[str], list[str]]:
+    from seqlab.data.classification import ClassifyDataConfig, load_split
+
+    data = load_split(ClassifyDataConfig(data="imdb"), "test")
+    order = list(range(len(data)))
+    random.Random(0).shuffle(order)  # the split is sorted by label: a prefix would be one class
+    keep = order[:limit]
+    return [data.texts[i] for i in keep], [data.labels[i] for i in keep]
+
+
+def rate(model, texts: list[str], batch_size: int, count: int) -> float:
+    sample = (texts * (count // max(1, len(texts)) + 1))[:count]
+    model.predict(sample[:32], batch_size=batch_size)  # warm-up: one-time kernel and session set-up
+    started = time.perf_counter()
+    model.predict(sample, batch_size=batch_size)
+    return count / (time.perf_counter() - started)
+
+
+def start_up(path: Path, torch_free: bool) -> float:
+    """Seconds from a fresh interpreter's start to its first prediction."""
+    block = "import sys; sys.modules['torch'] = None\n" if torch_free else ""
+    code = f"{block}import seqlab\nseqlab.load({str(path)!r}).predict(['A fine film.'])\n"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": SRC},
+                   capture_output=True)
+    return time.perf_counter() - started
+
+
+def folder_mib(*names: str) -> float:
+    """Installed size of packages in this interpreter's site-packages (their folders and .libs), in MiB."""
+    import site
+
+    total = 0
+    for base in site.getsitepackages():
+        for entry in Path(base).iterdir():
+            stem = entry.name.split("-")[0].split(".")[0].lower()
+            if stem in names or entry.name.lower().rstrip("/") in {f"{n}.libs" for n in names}:
+                total += sum(f.stat().st_size for f in ([entry] if entry.is_file() else entry.rglob("*")) if f.is_file())
+    return total / 2**20
+
+
+def bench(name: str, model_dir: Path, args: argparse.Namespace) -> dict:
+    import seqlab
+    from seqlab.export.exporter import export_model
+
+    texts, labels = test_texts(args.test_limit)
+    exports = {"onnx fp32": Path(args.out) / f"{name}.onnx-fp32", "onnx int8": Path(args.out) / f"{name}.onnx-int8"}
+    started = time.perf_counter()
+    export_model(model_dir, exports["onnx fp32"], overwrite=True, log=lambda m: print(f"  {m}", flush=True))
+    export_seconds = time.perf_counter() - started
+    config = export_model(model_dir, exports["onnx int8"], quantize="int8", overwrite=True,
+                          log=lambda m: print(f"  {m}", flush=True))
+    row: dict = {"model": name, "model_dir": str(model_dir), "test_examples": len(texts), "variants": {},
+                 "export_seconds": export_seconds, "int8_validation": config["quantized"]}
+    for variant in VARIANTS:
+        if variant == "torch bf16":
+            import torch
+
+            from seqlab.runtime import native_bf16
+
+            if not native_bf16(torch.device("cpu")):
+                continue
+        path = model_dir if variant.startswith("torch") else exports[variant]
+        model = seqlab.load(path, precision="bf16" if variant == "torch bf16" else "fp32")
+        predictions = model.predict(texts, batch_size=64)
+        accuracy = sum(p["label"] == g for p, g in zip(predictions, labels, strict=True)) / len(texts)
+        size = (path / "model.safetensors") if variant.startswith("torch") else (path / "classifier.onnx")
+        row["variants"][variant] = {
+            "accuracy": accuracy, "rate_batch1": rate(model, texts, 1, args.count // 10),
+            "rate_batch64": rate(model, texts, 64, args.count), "bytes": size.stat().st_size,
+            "start_up_s": start_up(path, torch_free=not variant.startswith("torch"))}
+        print(f"  {variant}: {row['variants'][variant]}", flush=True)
+    return row
+
+
+def write_results(rows: list[dict]) -> None:
+    labels, header = machine_lines(rows)
+    lines = ["## Export (ONNX Runtime) against torch", "", *header, "",
+             "Accuracy on the first N reviews of the shuffled IMDB test split; texts/s end to end (raw text in), "
+             "torch with its default threads, ONNX Runtime with as many intra-op threads; start-up: a fresh process "
+             "to its first prediction (the ONNX rows with torch unimportable).", "",
+             "| model | variant | accuracy | texts/s batch 1 | texts/s batch 64 | x torch fp32 (b1 / b64) | file | "
+             "start-up | machine | date |", "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        base = r["variants"]["torch fp32"]
+        for variant, v in r["variants"].items():
+            lines.append(f"| {r['model']} | {variant} | {v['accuracy']:.2%} | {v['rate_batch1']:,.0f} | "
+                         f"{v['rate_batch64']:,.0f} | {v['rate_batch1'] / base['rate_batch1']:.2f} / "
+                         f"{v['rate_batch64'] / base['rate_batch64']:.2f} | {v['bytes'] / 2**20:,.1f} MiB | "
+                         f"{v['start_up_s']:.2f} s | {labels[r['machine']]} | {r['date']} |")
+    lines.append("")
+    for r in rows:
+        q = r["int8_validation"]
+        lines.append(f"- `{r['model']}` ({r['test_examples']:,} test reviews; commit {r.get('commit')}; run as "
+                     f"`{r['command']}`): int8 on the validation split {q['fp32']['accuracy']:.2%} -> "
+                     f"{q['int8']['accuracy']:.2%}; export took {r['export_seconds']:.0f} s.")
+    env = rows[-1].get("installed_mib", {})
+    if env:
+        lines.append(f"- Installed size here: torch {env['torch']:,.0f} MiB; the torch-free runtime's packages "
+                     f"(onnxruntime, numpy, tokenizers) {env['runtime']:,.0f} MiB.")
+    write_section("export", lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", metavar="NAME=MODEL_DIR")
+    parser.add_argument("--test-limit", type=int, default=5000, help="test reviews scored per variant")
+    parser.add_argument("--count", type=int, default=2000, help="texts per rate measurement at batch 64 (1/10 at 1)")
+    parser.add_argument("--out", default=str(ROOT / "runs" / "exports"))
+    args = parser.parse_args()
+    previous = {r["model"]: r for r in json.loads(ROWS.read_text())} if ROWS.is_file() else {}
+    command = "python benchmarks/export.py " + " ".join(sys.argv[1:])
+    for spec in args.models:
+        name, _, path = spec.partition("=")
+        print(f"== {name}", flush=True)
+        row = bench(name, Path(path), args)
+        row.update(machine=describe(), date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), command=command,
+                   commit=current_commit(),
+                   installed_mib={"torch": folder_mib("torch"),
+                                  "runtime": folder_mib("onnxruntime", "numpy", "tokenizers")})
+        previous[name] = row
+        ROWS.write_text(json.dumps(list(previous.values()), indent=1) + "\n")
+    write_results(list(previous.values()))
+    print(f"wrote {ROOT / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Loading an export directory without torch: the task's ONNX predictor, named in ``export.json``.
+
+``seqlab.load(EXPORT_DIR)``, every command that takes a model directory and ``seqlab serve`` come here for an export;
+the predictor has the same methods and outputs as the task's torch predictor (``predict``, ``tag``, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import SeqlabError
+from seqlab.export.format import read_export_config
+
+
+def load_export(path: str | Path, *, expect_task: str | None = None, command: str | None = None,
+                device: str = "cpu", precision: str = "fp32", threads: int | None = None) -> Any:
+    """The ONNX predictor of an export; ``expect_task`` refuses an export of another task, naming ``command``."""
+    folder = Path(path)
+    config = read_export_config(folder)
+    if expect_task is not None and config.get("task") != expect_task:
+        raise SeqlabError(f"{folder} holds an exported {config.get('task')!r} model; '{command or expect_task}' needs a "
+                          f"{expect_task!r} model")
+    if device != "cpu":
+        raise SeqlabError(f"--device {device}: exports run on the CPU with ONNX Runtime")
+    if precision not in ("fp32", "auto"):
+        raise SeqlabError(f"--precision {precision}: an export runs in the precision it was exported in (fp32 graphs, "
+                          "int8 weights with --quantize int8)")
+    name = config.get("runtime", "")
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError:
+        raise SeqlabError(f"{folder} needs {name!r}, which this seqlab does not have (exported by seqlab "
+                          f"{config.get('seqlab')})") from None
+    return module.load(folder, config, threads=threads)
