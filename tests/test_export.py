@@ -154,3 +154,44 @@ def test_damaged_foreign_and_unexportable_directories_get_one_clear_error(tmp_pa
     assert "exported 'classify' model" in capsys.readouterr().err
     assert main(["export", str(trained("bag")), "--out", str(tmp_path / "x"), "--opset", "7"]) == 2
     assert "--opset 7" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+@lru_cache(maxsize=1)
+def tagger_dir() -> Path:
+    from test_tag_task import SMALL, write_conll
+
+    folder = _root() / "conll"
+    folder.mkdir(exist_ok=True)
+    write_conll(folder / "train.txt", 200, seed=1)
+    write_conll(folder / "dev.txt", 40, seed=2)
+    out = _root() / "ner"
+    train("tag", out, data=str(folder), embeddings="none", **SMALL)
+    return out
+
+
+def test_a_tagger_exports_its_emissions_and_decodes_with_the_numpy_crf():
+    from seqlab.export.exporter import export_model
+
+    out = _root() / "ner.export"
+    config = export_model(tagger_dir(), out, quantize="int8", log=lambda *_: None)
+    diff = config["verification"]["max_abs_diff"]
+    assert diff["emissions"] <= 1e-4 and diff["confidences"] <= 1e-3 and len(config["verification"]["cases"]) == 12
+    assert config["quantized"]["int8"]["sentences"] > 0
+    fp32 = _root() / "ner-fp32.export"
+    export_model(tagger_dir(), fp32, log=lambda *_: None)
+    texts = ["EU rejects German call to boycott British lamb .", "Peter Blackburn visited Paris", ""]
+    onnx_model, torch_model = seqlab.load(fp32), seqlab.load(tagger_dir())
+    assert type(onnx_model).__name__ == "OnnxTagger"
+    got, want = onnx_model.tag(texts), torch_model.tag(texts)
+    assert [g["tags"] for g in got] == [w["tags"] for w in want]
+    for g, w in zip(got, want, strict=True):
+        assert [(e["type"], e["start"], e["end"]) for e in g["entities"]] == \
+            [(e["type"], e["start"], e["end"]) for e in w["entities"]]
+        assert [e["confidence"] for e in g["entities"]] == pytest.approx([e["confidence"] for e in w["entities"]],
+                                                                          abs=1e-4)
+    code = ("import sys, json; sys.modules['torch'] = None\nimport seqlab\n"
+            f"print(json.dumps(seqlab.load({str(fp32)!r}).tag({texts!r})))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [r["tags"] for r in json.loads(done.stdout)] == [w["tags"] for w in want]

@@ -95,6 +95,29 @@ def pad_arrays(seqs: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0,
     return out, lengths
 
 
+def pad_tagged(words: Sequence[Sequence[int]], cases: Sequence[Sequence[int]],
+               chars: Sequence[Sequence[Sequence[int]]] | None, pad_id: int, char_pad_id: int, case_pad: int,
+               max_chars: int) -> dict[str, np.ndarray]:
+    """A tagger's padded inputs in numpy: ``words``/``cases`` (B, T), ``chars`` (B, T, C) (each word cut to
+    ``max_chars``), ``lengths`` (B,). ``chars`` None gives an all-padding (B, T, 1) character array."""
+    chars = chars if chars is not None else [[] for _ in words]
+    B, T = len(words), max((len(s) for s in words), default=1)
+    longest = max((len(w) for s in chars for w in s), default=1)
+    C = max(1, min(max_chars, longest))
+    word_a = np.full((B, T), pad_id, dtype=np.int64)
+    case_a = np.full((B, T), case_pad, dtype=np.int64)
+    char_a = np.full((B, T, C), char_pad_id, dtype=np.int64)
+    for b, sent in enumerate(words):
+        n = len(sent)
+        word_a[b, :n] = sent
+        case_a[b, :n] = cases[b]
+        for t, w in enumerate(chars[b]):
+            if w:
+                char_a[b, t, :len(w[:C])] = w[:C]
+    lengths = np.fromiter((len(s) for s in words), dtype=np.int64, count=B)
+    return {"words": word_a, "cases": case_a, "chars": char_a, "lengths": lengths}
+
+
 def pad_batch(seqs: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0,
               min_len: int = 1, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id sequences into ``(B, T)`` and return their true lengths ``(B,)``.

@@ -110,6 +110,26 @@ def quantize_graph(path: Path) -> list[str]:
     return ops
 
 
+def _export_in_own_process(model_dir: Path, folder: Path, opset: int) -> dict[str, Any]:
+    """The task's ``export`` part, run by :mod:`seqlab.export.worker` in a fresh interpreter (see its docstring)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "seqlab.export.worker", str(model_dir), str(folder), str(opset)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    lines = done.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if done.returncode == 0 and lines else None
+    except json.JSONDecodeError:
+        answer = None
+    if answer is None:
+        raise SeqlabError(f"the export of {model_dir} failed: {done.stderr.strip().splitlines()[-1:] or ['no output']}")
+    if "error" in answer:
+        raise SeqlabError(answer["error"])
+    return answer["part"]
+
+
 def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None = None, opset: int = DEFAULT_OPSET,
                  overwrite: bool = False, log=print) -> dict[str, Any]:
     """Export ``model_dir`` to ``out`` (see the module docstring); returns the export config written."""
@@ -140,14 +160,22 @@ def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        part = task_export.export(predictor, staging, opset=opset, log=log)
+        part = _export_in_own_process(Path(model_dir), staging, opset)
         config: dict[str, Any] = {"format": EXPORT_FORMAT, "format_version": EXPORT_VERSION, "task": spec.name,
                                   "runtime": f"{spec.package}.onnx", "seqlab": __version__, "opset": opset,
                                   "onnxruntime": onnxruntime.__version__, "source": str(model_dir), **part,
                                   "quantized": None}
         write_json(staging / EXPORT_CONFIG, config)
         runtime = load_export(staging)
-        figures = task_export.verify(predictor, runtime)
+        try:
+            figures = task_export.verify(predictor, runtime)
+        except SeqlabError:
+            raise
+        except Exception as exc:  # ONNX Runtime refusing an input shape: a size the exporter froze
+            raise SeqlabError(f"the ONNX graph does not run on the verification inputs ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:300]}); the exporter fixed a size it should have left "
+                              "free. Exporting a recurrent model twice in one process has done this here: export "
+                              "each model in its own process (as `seqlab export` does)") from None
         if figures.failures:
             raise SeqlabError("the ONNX graph disagrees with torch: " + "; ".join(figures.failures[:5]))
         config["verification"] = figures.to_json()

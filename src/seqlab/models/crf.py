@@ -125,6 +125,10 @@ class LinearChainCRF(nn.Module):
         end = self.end_transitions.float().masked_fill(~self.end_allowed, FORBIDDEN)
         return trans, start, end
 
+    def decoding_scores(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(transitions, start, end) as decoding uses them, forbidden entries included: what an export stores."""
+        return tuple(s.detach() for s in self._scores())  # type: ignore[return-value]
+
     def _check(self, emissions: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         """Emissions as fp32 (B, T, K) and a bool mask (B, T) whose first column is all True."""
         if emissions.dim() != 3 or emissions.size(-1) != self.num_tags:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.config import at_least, choices, probability, require
+from seqlab.data.batching import pad_tagged
 from seqlab.errors import SeqlabError
 from seqlab.models.base import Capabilities, length_mask
 from seqlab.models.crf import LinearChainCRF
@@ -120,25 +121,14 @@ def pad_batch(words: Sequence[Sequence[int]], cases: Sequence[Sequence[int]],
     """
     if not words or any(len(s) == 0 for s in words):
         raise SeqlabError("every sentence of a batch needs at least one word")
-    chars = chars if chars is not None else [[] for _ in words]
-    B, T = len(words), max(len(s) for s in words)
-    longest = max((len(w) for s in chars for w in s), default=1)
-    C = max(1, min(MAX_WORD_CHARS, longest))
-    word_t = torch.full((B, T), pad_id, dtype=torch.long)
-    case_t = torch.full((B, T), CASE_PAD, dtype=torch.long)
-    char_t = torch.full((B, T, C), char_pad_id, dtype=torch.long)
-    tag_t = torch.full((B, T), PAD_TAG, dtype=torch.long) if tags is not None else None
-    for b, sent in enumerate(words):
-        n = len(sent)
-        word_t[b, :n] = torch.tensor(sent, dtype=torch.long)
-        case_t[b, :n] = torch.tensor(cases[b], dtype=torch.long)
-        for t, w in enumerate(chars[b]):
-            if w:
-                char_t[b, t, :len(w[:C])] = torch.tensor(w[:C], dtype=torch.long)
-        if tag_t is not None:
-            tag_t[b, :n] = torch.tensor(tags[b], dtype=torch.long)  # type: ignore[index]
-    lengths = torch.tensor([len(s) for s in words], dtype=torch.long)
-    return TagBatch(word_t, case_t, char_t, lengths, tag_t)
+    a = pad_tagged(words, cases, chars, pad_id, char_pad_id, CASE_PAD, MAX_WORD_CHARS)  # the ONNX runtime's too
+    tag_t = None
+    if tags is not None:
+        tag_t = torch.full(a["words"].shape, PAD_TAG, dtype=torch.long)
+        for b, sent in enumerate(tags):
+            tag_t[b, :len(sent)] = torch.tensor(sent, dtype=torch.long)
+    return TagBatch(torch.from_numpy(a["words"]), torch.from_numpy(a["cases"]), torch.from_numpy(a["chars"]),
+                    torch.from_numpy(a["lengths"]), tag_t)
 
 
 def _uniform_embedding(num: int, dim: int, pad_id: int) -> nn.Embedding:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seqlab.data.conll import TaggedSentences, load_split, read_conll, split_words
+from seqlab.data.conll import TaggedSentences, load_split, read_conll
 from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, check_text, check_texts, timed, with_valid_metric
+from seqlab.inference import Predictor, timed, with_valid_metric
 from seqlab.metrics import span_report
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer
@@ -22,7 +22,6 @@ from seqlab.tasks.tag import DEFAULT_BATCH
 from seqlab.tasks.tag.recipe import (
     EVAL_BATCH,
     HF_FOLDER,
-    INTERNAL_SCHEME,
     SCHEMA,
     TEXT_FILE,
     TagConfig,
@@ -35,10 +34,11 @@ from seqlab.tasks.tag.recipe import (
     reads_pretrained_text,
     to_scheme,
 )
-from seqlab.text.tagging import OUTSIDE, normalize_scheme, spans, split_tag
+from seqlab.tasks.tag.words import TaggingMethods
+from seqlab.text.tagging import OUTSIDE, normalize_scheme, split_tag
 
 
-class Tagger(Predictor):
+class Tagger(Predictor, TaggingMethods):
     """A loaded sequence tagger: ``tag`` raw texts, ``tag_tokens`` pre-tokenised sentences."""
 
     task = "tag"
@@ -70,52 +70,6 @@ class Tagger(Predictor):
         ids, conf = predict_items(self.model, self.features, items, self.device, confidences=confidences,
                                   batch_size=batch_size, autocast=self.autocast)
         return [[self.labels[i] for i in sent] for sent in ids], conf
-
-    def _results(self, sentences: list[list[str]], batch_size: int) -> list[tuple[list[str], list[tuple], list[float]]]:
-        """(tags in the data's scheme, entity spans (type, first, end) of the model's tags, confidences) per sentence."""
-        out: list[tuple[list[str], list[tuple], list[float]]] = [([], [], []) for _ in sentences]
-        keep = [i for i, s in enumerate(sentences) if s]
-        labels, conf = self.predict([sentences[i] for i in keep], batch_size)
-        for i, tags, c in zip(keep, labels, conf or [], strict=True):
-            found = [] if self.scheme == "none" else spans(tags, INTERNAL_SCHEME)
-            out[i] = (to_scheme(tags, self.scheme), found, c)
-        return out
-
-    def tag(self, texts: list[str], batch_size: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
-        """Raw texts, split into words as the CoNLL data is; per text ``{"entities", "tokens", "tags"}``, each
-        entity ``{"type", "text", "start", "end", "confidence"}`` with character offsets (``text[start:end]``) and
-        the mean CRF marginal (softmax probability without a CRF) of its tokens' tags. An empty text gives no tokens."""
-        texts = check_texts(texts, "tag()")
-        split = [split_words(t) for t in texts]
-        results = self._results([words for words, _ in split], batch_size)
-        out = []
-        for text, (words, offsets), (tags, found, conf) in zip(texts, split, results, strict=True):
-            entities = []
-            for kind, first, end in found:
-                start, stop = offsets[first][0], offsets[end - 1][1]
-                entities.append({"type": kind, "text": text[start:stop], "start": start, "end": stop,
-                                 "confidence": sum(conf[first:end]) / (end - first)})
-            out.append({"entities": entities, "tokens": words, "tags": tags})
-        return out
-
-    def tag_tokens(self, sentences: list[list[str]], batch_size: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
-        """Pre-tokenised sentences; as :meth:`tag`, but an entity's ``start``/``end`` are *token* indices (end
-        exclusive) and its ``text`` the tokens joined by spaces."""
-        if isinstance(sentences, str) or not all(isinstance(s, (list, tuple)) and all(isinstance(w, str) for w in s)
-                                                 for s in sentences):
-            raise SeqlabError("tag_tokens() takes a list of sentences, each a list of words")
-        if any(not w or any(c.isspace() for c in w) for s in sentences for w in s):
-            raise SeqlabError("tag_tokens(): a word may not be empty or hold spaces")
-        for i, words in enumerate(sentences, 1):
-            for j, word in enumerate(words, 1):
-                check_text(word, f"sentence {i}, word {j}")
-        out = []
-        for words, (tags, found, conf) in zip(sentences, self._results([list(s) for s in sentences], batch_size),
-                                              strict=True):
-            entities = [{"type": kind, "text": " ".join(words[first:end]), "start": first, "end": end,
-                         "confidence": sum(conf[first:end]) / (end - first)} for kind, first, end in found]
-            out.append({"entities": entities, "tokens": list(words), "tags": tags})
-        return out
 
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Tagger:

@@ -53,16 +53,15 @@ from seqlab.models.embeddings import FixedVectorsEmbedding
 from seqlab.models.pretrained_tagger import RECIPE as PRETRAINED_RECIPE
 from seqlab.models.pretrained_tagger import PretrainedTagger, PretrainedTaggerConfig, SubwordFeatures
 from seqlab.models.tagger import RECIPE as BILSTM_RECIPE
-from seqlab.models.tagger import BiLSTMTagger, TagBatch, TaggerConfig, case_ids, pad_batch
+from seqlab.models.tagger import BiLSTMTagger, TaggerConfig
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
-from seqlab.text.tagging import OUTSIDE, allowed_transitions, convert, normalize_scheme, split_tag
+from seqlab.tasks.tag.words import INTERNAL_SCHEME, TEXT_FILE, TagVocab, WordFeatures, to_internal, to_scheme  # noqa: F401
+from seqlab.text.tagging import OUTSIDE, allowed_transitions, normalize_scheme, split_tag
 from seqlab.text.vocab import PAD, UNK
 from seqlab.train import TrainableTask, TrainConfig
 
-TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
-INTERNAL_SCHEME = "bioes"  # what entity tags are trained in
 DEFAULT_SCHEME = "bio"  # when the tags do not tell their scheme (e.g. only single-token entities after O)
 EVAL_BATCH = 256  # sentences per batch when validating and tagging
 
@@ -233,16 +232,6 @@ def _refuse_stray_plain_tag(parts: list[TaggedSentences]) -> None:
                                       "plain tag")
 
 
-def to_internal(tags: list[str], scheme: str) -> list[str]:
-    """A sentence's tags in the scheme the model is trained in (BIOES for entities, as they are for plain tags)."""
-    return list(tags) if scheme == "none" else convert(tags, scheme, INTERNAL_SCHEME)
-
-
-def to_scheme(labels: list[str], scheme: str) -> list[str]:
-    """The model's tags written back in the data's scheme."""
-    return list(labels) if scheme == "none" else convert(labels, INTERNAL_SCHEME, scheme)
-
-
 def label_set(tags: list[list[str]], scheme: str) -> list[str]:
     """The model's tags: O and B/I/E/S of every entity type seen (all four, so any span can be written), or the
     plain tags seen."""
@@ -258,40 +247,6 @@ def constraints(labels: list[str], scheme: str):
 
 
 # ---------------------------------------------------------------------------- vocabulary and word features
-@dataclass
-class TagVocab:
-    """How words become ids, and the tag set: everything a tagger needs besides its weights (``text.json``)."""
-
-    words: list[str]  # trained rows: <pad>, <unk>, the training words (lower-cased), most frequent first
-    extra: list[str]  # fixed rows after them: words only the pretrained vectors know
-    chars: list[str]  # <pad>, <unk>, the training characters, most frequent first
-    labels: list[str]  # the model's tags (BIOES for entities)
-    scheme: str  # the data's scheme: predictions are written back in it
-
-    def __post_init__(self) -> None:
-        self.word_index = {w: i for i, w in enumerate([*self.words, *self.extra])}
-        self.char_index = {c: i for i, c in enumerate(self.chars)}
-        self.label_index = {t: i for i, t in enumerate(self.labels)}
-
-    @property
-    def unk_id(self) -> int:
-        return self.word_index[UNK]
-
-    def encode(self, words: list[str]) -> tuple[list[int], list[int], list[list[int]]]:
-        """One sentence -> (word ids, case-pattern ids, character ids of each word)."""
-        unk, char_unk = self.word_index[UNK], self.char_index[UNK]
-        return ([self.word_index.get(w.lower(), unk) for w in words], case_ids(words),
-                [[self.char_index.get(c, char_unk) for c in w] for w in words])
-
-    def to_json(self) -> dict[str, Any]:
-        return {"words": self.words, "extra": self.extra, "chars": self.chars, "labels": self.labels,
-                "scheme": self.scheme, "lowercase": True}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TagVocab:
-        return cls(data["words"], data.get("extra", []), data["chars"], data["labels"], data["scheme"])
-
-
 def build_vocab(train: TaggedSentences, labels: list[str], scheme: str, vector_words: list[str],
                 extra_limit: int | None) -> tuple[TagVocab, Counter]:
     counts = Counter(w.lower() for sent in train.words for w in sent)
@@ -309,42 +264,6 @@ def build_vocab(train: TaggedSentences, labels: list[str], scheme: str, vector_w
             extra.append(word)
             known.add(word)
     return TagVocab(words, extra, chars, labels, scheme), counts
-
-
-class WordFeatures:
-    """Sentences -> lower-cased word ids, case patterns and characters: the BiLSTM tagger's input."""
-
-    names = ("words", "cases", "chars")
-
-    def __init__(self, vocab: TagVocab) -> None:
-        self.vocab = vocab
-
-    def encode(self, sentences: list[list[str]]) -> list[Any]:
-        return [self.vocab.encode(words) for words in sentences]
-
-    @staticmethod
-    def to_arrays(items: list[Any]) -> dict[str, list[list[int]]]:
-        """For the cache: one id sequence per sentence (characters: one per word)."""
-        return {"words": [i[0] for i in items], "cases": [i[1] for i in items],
-                "chars": [c for i in items for c in i[2]]}
-
-    @staticmethod
-    def from_arrays(arrays: dict[str, list[np.ndarray]]) -> list[Any]:
-        items, at = [], 0
-        chars = arrays["chars"]
-        for words, cases in zip(arrays["words"], arrays["cases"], strict=True):
-            n = len(words)
-            items.append((words.tolist(), cases.tolist(), [c.tolist() for c in chars[at: at + n]]))
-            at += n
-        return items
-
-    def batch(self, items: list[Any], tags: list[list[int]] | None = None) -> TagBatch:
-        return pad_batch([i[0] for i in items], [i[1] for i in items], [i[2] for i in items], tags,
-                         pad_id=self.vocab.word_index[PAD], char_pad_id=self.vocab.char_index[PAD])
-
-    @staticmethod
-    def length(item: Any) -> int:
-        return len(item[0])
 
 
 def build_model(config: TagConfig, vocab: TagVocab, hf_config_dir: str | None = None) -> nn.Module:
