@@ -32,14 +32,6 @@ class OnnxTagger(TaggingMethods):
                                                                                                   "end"))
         self.session = session(self.model_dir / config["graphs"]["tagger"], threads)
 
-    @property
-    def scheme(self) -> str:
-        return self.vocab.scheme
-
-    @property
-    def labels(self) -> list[str]:
-        return self.vocab.labels
-
     def run_padded(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         """Emissions (B, T, K) of padded inputs (``words``, ``cases``, ``chars``, ``lengths``)."""
         return self.session.run(None, {k: arrays[k].astype(np.int64) for k in INPUTS})[0]

@@ -52,16 +52,6 @@ class Tagger(Predictor, TaggingMethods):
         self.features = make_features(self.config, self.vocab, hf)
         self.model = self.restore(build_model(self.config, self.vocab, hf_config_dir=hf))
 
-    @property
-    def scheme(self) -> str:
-        """The scheme of the training data's tags, in which predictions are written."""
-        return self.vocab.scheme
-
-    @property
-    def labels(self) -> list[str]:
-        """The tags the model predicts (BIOES for entities; the data's tags for plain ones)."""
-        return self.vocab.labels
-
     # -- prediction
     def predict(self, sentences: list[list[str]], batch_size: int = DEFAULT_BATCH,
                 confidences: bool = True) -> tuple[list[list[str]], list[list[float]] | None]:

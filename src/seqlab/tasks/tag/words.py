@@ -114,12 +114,19 @@ class WordFeatures:
 
 class TaggingMethods:
     """``tag`` raw texts and ``tag_tokens`` pre-tokenised sentences, for any tagger predictor that gives
-    ``predict(sentences, batch_size, confidences)`` (its BIOES tags and confidences), ``labels`` and ``scheme``."""
+    ``predict(sentences, batch_size, confidences)`` (its BIOES tags and confidences) and a ``vocab``."""
+
+    vocab: TagVocab
 
     @property
     def scheme(self) -> str:
         """The scheme of the training data's tags, in which predictions are written."""
-        raise NotImplementedError
+        return self.vocab.scheme
+
+    @property
+    def labels(self) -> list[str]:
+        """The tags the model predicts (BIOES for entities; the data's tags for plain ones)."""
+        return self.vocab.labels
 
     def predict(self, sentences: list[list[str]], batch_size: int = DEFAULT_BATCH,
                 confidences: bool = True) -> tuple[list[list[str]], list[list[float]] | None]:
