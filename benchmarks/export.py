@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, machine_lines  # noqa: E402
@@ -31,6 +32,29 @@ ROOT = Path(__file__).resolve().parent
 ROWS = ROOT / "export-rows.json"
 SRC = str(ROOT.parent / "src")
 VARIANTS = ("torch fp32", "torch bf16", "onnx fp32", "onnx int8")
+
+
+def task_of(model_dir: Path) -> str:
+    return json.loads((model_dir / "config.json").read_text())["task"]
+
+
+def conll_dev(limit: int):
+    from seqlab.data.conll import load_split
+
+    return load_split("conll2003", "dev", 0, "ner", None).subset(list(range(limit)), f"conll2003:dev:first{limit}")
+
+
+def score(model, task: str, data) -> float:
+    """IMDB test accuracy for a classifier; CoNLL-2003 dev span F1 (conlleval) for a tagger."""
+    if task == "classify":
+        texts, labels = data
+        predictions = model.predict(texts, batch_size=64)
+        return sum(p["label"] == g for p, g in zip(predictions, labels, strict=True)) / len(texts)
+    from seqlab.metrics import span_report
+    from seqlab.tasks.tag.words import to_scheme
+
+    tags, _ = model.predict(data.words, batch_size=64, confidences=False)
+    return span_report(data.tags, [to_scheme(t, model.scheme) for t in tags], model.scheme)["f1"]
 
 
 def test_texts(limit: int) -> tuple[list[str], list[str]]:
@@ -44,17 +68,20 @@ def test_texts(limit: int) -> tuple[list[str], list[str]]:
 
 
 def rate(model, texts: list[str], batch_size: int, count: int) -> float:
+    """Texts per second end to end: ``predict`` for a classifier, ``tag`` (raw text, entities) for a tagger."""
+    call = model.tag if model.task == "tag" else model.predict
     sample = (texts * (count // max(1, len(texts)) + 1))[:count]
-    model.predict(sample[:32], batch_size=batch_size)  # warm-up: one-time kernel and session set-up
+    call(sample[:32], batch_size=batch_size)  # warm-up: one-time kernel and session set-up
     started = time.perf_counter()
-    model.predict(sample, batch_size=batch_size)
+    call(sample, batch_size=batch_size)
     return count / (time.perf_counter() - started)
 
 
 def start_up(path: Path, torch_free: bool) -> float:
     """Seconds from a fresh interpreter's start to its first prediction."""
     block = "import sys; sys.modules['torch'] = None\n" if torch_free else ""
-    code = f"{block}import seqlab\nseqlab.load({str(path)!r}).predict(['A fine film.'])\n"
+    code = (f"{block}import seqlab\nm = seqlab.load({str(path)!r})\n"
+            "(m.tag if m.task == 'tag' else m.predict)(['A fine film by Ada Lovelace.'])\n")
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": SRC},
                    capture_output=True)
@@ -77,7 +104,13 @@ def folder_mib(*names: str) -> float:
 def bench(name: str, model_dir: Path, args: argparse.Namespace) -> dict:
     import seqlab
 
-    texts, labels = test_texts(args.test_limit)
+    task = task_of(model_dir)
+    if task == "classify":
+        data: Any = test_texts(args.test_limit)
+        texts = data[0]
+    else:
+        data = conll_dev(min(args.test_limit, 3250))
+        texts = [" ".join(words) for words in data.words]
     exports = {"onnx fp32": Path(args.out) / f"{name}.onnx-fp32", "onnx int8": Path(args.out) / f"{name}.onnx-int8"}
     seconds = {}
     for variant, flags in (("onnx fp32", []), ("onnx int8", ["--quantize", "int8"])):
@@ -89,7 +122,7 @@ def bench(name: str, model_dir: Path, args: argparse.Namespace) -> dict:
         seconds[variant] = time.perf_counter() - started
     export_seconds = seconds["onnx fp32"]
     config = json.loads((exports["onnx int8"] / "export.json").read_text())
-    row: dict = {"model": name, "model_dir": str(model_dir), "test_examples": len(texts), "variants": {},
+    row: dict = {"model": name, "task": task, "model_dir": str(model_dir), "test_examples": len(texts), "variants": {},
                  "export_seconds": export_seconds, "int8_validation": config["quantized"]}
     for variant in VARIANTS:
         if variant == "torch bf16":
@@ -101,9 +134,9 @@ def bench(name: str, model_dir: Path, args: argparse.Namespace) -> dict:
                 continue
         path = model_dir if variant.startswith("torch") else exports[variant]
         model = seqlab.load(path, precision="bf16" if variant == "torch bf16" else "fp32")
-        predictions = model.predict(texts, batch_size=64)
-        accuracy = sum(p["label"] == g for p, g in zip(predictions, labels, strict=True)) / len(texts)
-        size = (path / "model.safetensors") if variant.startswith("torch") else (path / "classifier.onnx")
+        accuracy = score(model, task, data)
+        graph = next(iter(json.loads((exports["onnx fp32"] / "export.json").read_text())["graphs"].values()))
+        size = (path / "model.safetensors") if variant.startswith("torch") else (path / graph)
         row["variants"][variant] = {
             "accuracy": accuracy, "rate_batch1": rate(model, texts, 1, args.count // 10),
             "rate_batch64": rate(model, texts, 64, args.count), "bytes": size.stat().st_size,
@@ -115,10 +148,12 @@ def bench(name: str, model_dir: Path, args: argparse.Namespace) -> dict:
 def write_results(rows: list[dict]) -> None:
     labels, header = machine_lines(rows)
     lines = ["## Export (ONNX Runtime) against torch", "", *header, "",
-             "Accuracy on the first N reviews of the shuffled IMDB test split; texts/s end to end (raw text in), "
+             "Quality: classifiers, accuracy on the first N reviews of the shuffled IMDB test split; taggers, CoNLL-2003 "
+             "dev entity F1 (the test split is held out). Texts/s end to end (raw text in: tokenising included; a "
+             "tagger's texts are dev sentences, tagged with entities and confidences), "
              "torch with its default threads, ONNX Runtime with as many intra-op threads; start-up: a fresh process "
              "to its first prediction (the ONNX rows with torch unimportable).", "",
-             "| model | variant | accuracy | texts/s batch 1 | texts/s batch 64 | x torch fp32 (b1 / b64) | file | "
+             "| model | variant | quality | texts/s batch 1 | texts/s batch 64 | x torch fp32 (b1 / b64) | file | "
              "start-up | machine | date |", "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         base = r["variants"]["torch fp32"]
@@ -130,9 +165,11 @@ def write_results(rows: list[dict]) -> None:
     lines.append("")
     for r in rows:
         q = r["int8_validation"]
-        lines.append(f"- `{r['model']}` ({r['test_examples']:,} test reviews; commit {r.get('commit')}; run as "
-                     f"`{r['command']}`): int8 on the validation split {q['fp32']['accuracy']:.2%} -> "
-                     f"{q['int8']['accuracy']:.2%}; export took {r['export_seconds']:.0f} s.")
+        metric = "f1" if r.get("task") == "tag" else "accuracy"
+        scored = "CoNLL-2003 dev sentences" if r.get("task") == "tag" else "test reviews"
+        lines.append(f"- `{r['model']}` ({r['test_examples']:,} {scored}; commit {r.get('commit')}; run as "
+                     f"`{r['command']}`): int8 on the validation split, {metric} {q['fp32'][metric]:.2%} -> "
+                     f"{q['int8'][metric]:.2%}; export took {r['export_seconds']:.0f} s.")
     env = rows[-1].get("installed_mib", {})
     if env:
         lines.append(f"- Installed size here: torch {env['torch']:,.0f} MiB; the torch-free runtime's packages "

@@ -195,3 +195,24 @@ def test_a_tagger_exports_its_emissions_and_decodes_with_the_numpy_crf():
                           env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [r["tags"] for r in json.loads(done.stdout)] == [w["tags"] for w in want]
+
+
+def test_evaluate_runs_on_exports_with_the_same_report(capsys):
+    data = _root() / "reviews.csv"
+    exported("bag")
+    reports = []
+    for path in (trained("bag"), exported("bag")):
+        assert main(["evaluate", str(path), "--data", str(data), "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["accuracy"] == reports[1]["accuracy"] and reports[0]["examples"] == reports[1]["examples"]
+    dev = tagger_dir().parent / "conll" / "dev.txt"  # written by the tagger's fixture
+    tag_export = _root() / "ner-eval.export"
+    if not tag_export.exists():
+        from seqlab.export.exporter import export_model
+
+        export_model(tagger_dir(), tag_export, log=lambda *_: None)
+    f1 = []
+    for path in (tagger_dir(), tag_export):
+        assert main(["evaluate", str(path), "--data", str(dev), "--json"]) == 0
+        f1.append(json.loads(capsys.readouterr().out)["f1"])
+    assert f1[0] == pytest.approx(f1[1], abs=1e-9)

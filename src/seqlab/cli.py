@@ -42,16 +42,20 @@ def cmd_train(args: argparse.Namespace, extra: dict) -> int:
 def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
     """Generic: find the model's task, parse that task's own flags, evaluate, print the task's report."""
     from seqlab.api import load
+    from seqlab.export.format import is_export_dir, read_export_config
     from seqlab.modeldir import read_model_config
     from seqlab.tasks.base import evaluate_parser, get_task
 
-    spec = get_task(read_model_config(args.model_dir).get("task", ""))
+    export = is_export_dir(args.model_dir)
+    meta = read_export_config(args.model_dir) if export else read_model_config(args.model_dir)
+    spec = get_task(meta.get("task", ""))
     options = vars(evaluate_parser(spec).parse_args(args.task_options))
     options["batch_size"] = args.batch_size
     from seqlab.runtime import set_threads
 
     set_threads(args.threads)
-    predictor = load(args.model_dir, device=args.device, precision=args.precision)
+    runtime_options = {"threads": args.threads} if export else {}  # ONNX Runtime's own threads
+    predictor = load(args.model_dir, device=args.device, precision=args.precision, **runtime_options)
     data = args.data or predictor.config.data.data
     report = spec.evaluate(predictor, data=data, split=args.split, options=options, log=_log)
     print(json.dumps(report, ensure_ascii=False) if args.json else spec.format_report(report))

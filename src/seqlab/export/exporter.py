@@ -135,7 +135,7 @@ def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None
     """Export ``model_dir`` to ``out`` (see the module docstring); returns the export config written."""
     from seqlab import __version__
     from seqlab.api import load
-    from seqlab.export.runtime import load_export
+    from seqlab.export.runtime import METRICS, MODEL_CONFIG, load_export
     from seqlab.modeldir import write_json
     from seqlab.tasks.base import get_task
 
@@ -166,6 +166,9 @@ def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None
                                   "onnxruntime": onnxruntime.__version__, "source": str(model_dir), **part,
                                   "quantized": None}
         write_json(staging / EXPORT_CONFIG, config)
+        shutil.copyfile(Path(model_dir) / "config.json", staging / MODEL_CONFIG)
+        if (Path(model_dir) / METRICS).is_file():
+            shutil.copyfile(Path(model_dir) / METRICS, staging / METRICS)
         runtime = load_export(staging)
         try:
             figures = task_export.verify(predictor, runtime)

@@ -11,7 +11,41 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
-from seqlab.export.format import read_export_config
+from seqlab.export.format import read_export_config, read_export_json
+
+MODEL_CONFIG = "model.json"  # the model directory's config.json, carried along (evaluate rebuilds the data splits)
+METRICS = "metrics.json"  # its validation figures, as in a model directory
+
+
+class ExportPredictor:
+    """What every task's ONNX predictor shares: the export's folder and config, and (for ``seqlab evaluate``) the
+    model's typed config and the validation figures training recorded. Imports no torch until ``config`` is read."""
+
+    task: str
+
+    def __init__(self, folder: Path, export_config: dict[str, Any]) -> None:
+        self.model_dir, self.export_config = Path(folder), export_config
+
+    @property
+    def config(self) -> Any:
+        """The model's typed config (the task's schema: this imports the task's recipe, and torch with it)."""
+        from seqlab.tasks.base import get_task
+
+        saved = read_export_json(self.model_dir, MODEL_CONFIG)
+        return get_task(self.task).schema.from_dict(saved["config"])
+
+    def training_metrics(self) -> dict[str, Any]:
+        path = self.model_dir / METRICS
+        return read_export_json(self.model_dir, METRICS) if path.is_file() else {}
+
+    def valid_metric(self, name: str) -> float | None:
+        value = self.training_metrics().get("valid", {}).get(name)
+        return value if isinstance(value, (int, float)) else None
+
+    def describe(self) -> dict[str, Any]:
+        quantized = self.export_config.get("quantized")
+        return {"model": self.export_config["settings"]["model"], "export": "onnx",
+                "quantized": quantized["kind"] if quantized else None}
 
 
 def load_export(path: str | Path, *, expect_task: str | None = None, command: str | None = None,

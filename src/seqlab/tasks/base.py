@@ -135,6 +135,7 @@ def load_model(model_dir: str | Path, device: str = "cpu", *, expect_task: str |
     if is_export_dir(model_dir):
         from seqlab.export.runtime import load_export
 
+        _check_options(load_export, options)
         return load_export(model_dir, expect_task=expect_task, command=command, device=device, **options)
     from seqlab.modeldir import read_model_config
 

@@ -14,19 +14,20 @@ import numpy as np
 from seqlab.data.batching import bucketed_map, pad_arrays
 from seqlab.errors import SeqlabError
 from seqlab.export.format import read_export_json, session
+from seqlab.export.runtime import ExportPredictor
 from seqlab.text.ngrams import BagFeatures
 from seqlab.text.pipeline import TextPipeline
 
 TEXT_FILE = "text.json"
 
 
-class OnnxClassifier:
+class OnnxClassifier(ExportPredictor):
     """A loaded classifier export: ``predict`` texts (and ``explain`` them by attention where the model has it)."""
 
     task = "classify"
 
     def __init__(self, folder: Path, config: dict[str, Any], threads: int | None = None) -> None:
-        self.model_dir, self.export_config = Path(folder), config
+        super().__init__(folder, config)
         settings = config["settings"]
         self.labels: list[str] = list(settings["labels"])
         self.pad_id, self.pad_multiple = int(settings["pad_id"]), int(settings["pad_multiple"])
@@ -89,10 +90,7 @@ class OnnxClassifier:
         return out
 
     def describe(self) -> dict[str, Any]:
-        settings = self.export_config["settings"]
-        quantized = self.export_config.get("quantized")
-        return {"model": settings["model"], "max_len": settings["max_len"], "export": "onnx",
-                "quantized": quantized["kind"] if quantized else None}
+        return {**super().describe(), "max_len": self.export_config["settings"]["max_len"]}
 
 
 def load(folder: Path, config: dict[str, Any], threads: int | None = None) -> OnnxClassifier:

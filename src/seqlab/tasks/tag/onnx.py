@@ -12,19 +12,20 @@ import numpy as np
 from seqlab.data.batching import bucketed_map
 from seqlab.export.crf import marginals, viterbi
 from seqlab.export.format import read_export_json, session
+from seqlab.export.runtime import ExportPredictor
 from seqlab.tasks.tag import DEFAULT_BATCH
 from seqlab.tasks.tag.words import TEXT_FILE, TaggingMethods, TagVocab, WordFeatures
 
 INPUTS = ("words", "cases", "chars", "lengths")
 
 
-class OnnxTagger(TaggingMethods):
+class OnnxTagger(ExportPredictor, TaggingMethods):
     """A loaded tagger export: ``tag`` raw texts, ``tag_tokens`` pre-tokenised sentences."""
 
     task = "tag"
 
     def __init__(self, folder: Path, config: dict[str, Any], threads: int | None = None) -> None:
-        self.model_dir, self.export_config = Path(folder), config
+        super().__init__(folder, config)
         self.vocab = TagVocab.from_json(read_export_json(folder, TEXT_FILE))
         self.features = WordFeatures(self.vocab)
         crf = config["settings"]["crf"]
@@ -64,11 +65,6 @@ class OnnxTagger(TaggingMethods):
         results = bucketed_map(run, [len(i[0]) for i in items], batch_size)
         return ([[self.labels[t] for t in tags] for tags, _ in results],
                 [c for _, c in results] if confidences else None)
-
-    def describe(self) -> dict[str, Any]:
-        quantized = self.export_config.get("quantized")
-        return {"model": self.export_config["settings"]["model"], "export": "onnx",
-                "quantized": quantized["kind"] if quantized else None}
 
 
 def load(folder: Path, config: dict[str, Any], threads: int | None = None) -> OnnxTagger:
