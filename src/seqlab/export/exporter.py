@@ -87,6 +87,17 @@ def export_graph(module: Any, args: tuple, path: Path, *, input_names: list[str]
     onnx.save_model(model, str(path))
 
 
+def _not_fp32_tables(path: Path) -> list[str]:
+    """Gather/MatMul nodes whose weight is not an fp32 table (a tagger's fixed vector rows are stored as fp16 with a
+    scale): the quantiser would write an invalid graph for them, and they are small or compressed already."""
+    import onnx
+
+    model = onnx.load(str(path))
+    kinds = {init.name: init.data_type for init in model.graph.initializer}
+    return [node.name for node in model.graph.node if node.op_type in ("Gather", "MatMul")
+            and any(kinds.get(name, onnx.TensorProto.FLOAT) != onnx.TensorProto.FLOAT for name in node.input)]
+
+
 def quantize_graph(path: Path) -> list[str]:
     """ONNX Runtime's dynamic int8 quantisation of one graph, in place; returns the op types it quantised."""
     import logging
@@ -100,7 +111,8 @@ def quantize_graph(path: Path) -> list[str]:
     try:
         logging.getLogger().setLevel(logging.ERROR)  # the quantiser logs advice on the root logger
         quant_pre_process(str(path), str(prepared), skip_symbolic_shape=True)  # shapes + graph clean-up first
-        quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=ops)
+        quantize_dynamic(str(prepared), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=ops,
+                         nodes_to_exclude=_not_fp32_tables(prepared))
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise SeqlabError(f"int8 quantisation of {path.name} failed: {type(exc).__name__}: {str(exc)[:300]}") from None
