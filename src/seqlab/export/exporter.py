@@ -188,9 +188,8 @@ def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None
             raise
         except Exception as exc:  # ONNX Runtime refusing an input shape: a size the exporter froze
             raise SeqlabError(f"the ONNX graph does not run on the verification inputs ({type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:300]}); the exporter fixed a size it should have left "
-                              "free. Exporting a recurrent model twice in one process has done this here: export "
-                              "each model in its own process (as `seqlab export` does)") from None
+                              f"{' '.join(str(exc).split())[:300]}); the exporter fixed a size (a length or a batch "
+                              "size) that should have stayed free") from None
         if figures.failures:
             raise SeqlabError("the ONNX graph disagrees with torch: " + "; ".join(figures.failures[:5]))
         config["verification"] = figures.to_json()
@@ -206,9 +205,11 @@ def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None
                                    "int8_bytes": {n: (staging / f).stat().st_size for n, f in config["graphs"].items()}}
             log(f"int8: validation {before} -> {after}")
         write_json(staging / EXPORT_CONFIG, config)
-        if out.exists():
-            shutil.rmtree(out)
+        old = out.with_name(f".{out.name}.{os.getpid()}.old")
+        if out.exists():  # --overwrite: the old export stays whole until the new one is in place
+            os.replace(out, old)
         os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return config

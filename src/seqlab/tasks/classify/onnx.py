@@ -17,6 +17,7 @@ from seqlab.export.format import read_export_json, session
 from seqlab.export.runtime import ExportPredictor
 from seqlab.text.ngrams import BagFeatures
 from seqlab.text.pipeline import TextPipeline
+from seqlab.text.validity import check_texts
 
 TEXT_FILE = "text.json"
 
@@ -42,8 +43,7 @@ class OnnxClassifier(ExportPredictor):
         return self.session.run(None, {"ids": ids.astype(np.int64), "lengths": lengths.astype(np.int64)})
 
     def _run(self, texts: list[str], batch_size: int, with_tokens: bool):
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise SeqlabError("predict() takes a list of strings (one text: wrap it in a list)")
+        texts = check_texts(texts, "predict()")  # the one Unicode rule (README, "User errors")
         if with_tokens:
             ids, tokens = self.pipeline.encode_many(list(texts), with_tokens=True)
         else:
