@@ -241,7 +241,7 @@ def test_an_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch, saved):
 
 
 # ---------------------------------------------------------------------------- 5. start-up without torch
-def test_help_and_argument_errors_import_no_torch():
+def test_help_and_argument_errors_import_no_torch(tmp_path):
     from seqlab.commandline import PRECISION_CHOICES
     from seqlab.runtime import INFERENCE_PRECISIONS
 
@@ -258,11 +258,38 @@ def test_help_and_argument_errors_import_no_torch():
                 except SystemExit:
                     pass
             assert "torch" not in sys.modules, argv
+        # a train command's help and its argument errors read the task's config schema (seqlab/tasks/<name>/config.py,
+        # seqlab/models/configs.py, seqlab/train_config.py), never its recipe, models or trainer
+        from seqlab.tasks.base import TASKS
+        for task in TASKS:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+                try:
+                    main(["train", task, "--help"])
+                except SystemExit as exc:
+                    assert exc.code == 0, task
+            assert "--epochs" in out.getvalue() and "torch" not in sys.modules, task
+        for argv in (["train", "classify", "--out", "run", "--bogus", "1"],
+                     ["train", "classify", "--out", "run", "--epochs", "x"],
+                     ["train", "translate", "--out", "run", "--beam", "0"],
+                     ["train", "tag", "--out", "run", "--dropout", "2"],
+                     ["train", "lm", "--out", "run", "--cutoffs", "a"]):
+            err = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                try:
+                    code = main(argv)
+                except SystemExit as exc:
+                    code = exc.code
+            errors = [line for line in err.getvalue().splitlines() if line.startswith("seqlab: error:")]
+            assert code == 2 and len(errors) == 1 and "Traceback" not in err.getvalue(), (argv, err.getvalue())
+            assert "torch" not in sys.modules, argv
+        import os
+        assert not os.path.exists("run")
         import seqlab
         assert callable(seqlab.train) and "torch" not in sys.modules
         print("no torch")
     """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.stdout.strip() == "no torch", result.stderr
 
 

@@ -1,21 +1,50 @@
-"""Model architectures, one file each, with their config dataclass beside them."""
+"""Model architectures, one file each; their config dataclasses, RECIPEs and capabilities in :mod:`.configs`.
 
-from seqlab.models import bag, pretrained, rnn_classifier, transformer_classifier
-from seqlab.models.bag import BagClassifier, BagConfig
-from seqlab.models.pretrained import PretrainedClassifier, PretrainedConfig
-from seqlab.models.rnn_classifier import RNNClassifier, RNNConfig
-from seqlab.models.transformer_classifier import TransformerClassifier, TransformerConfig
+Importing this package imports no torch: ``CLASSIFIERS`` (which holds the model classes) is built when first
+read; ``CLASSIFIER_CONFIGS`` and ``CLASSIFIER_RECIPES`` are all a task's config schema needs.
+"""
 
-# name -> (config class, model class); every model: Model(config, vocab_size, num_outputs, pad_id)
-CLASSIFIERS = {
-    "bag": (BagConfig, BagClassifier),
-    "rnn": (RNNConfig, RNNClassifier),
-    "transformer": (TransformerConfig, TransformerClassifier),
-    "pretrained": (PretrainedConfig, PretrainedClassifier),
-}
+from __future__ import annotations
 
-# name -> the model's best-known settings of the other config sections (next to each config dataclass)
-CLASSIFIER_RECIPES = {"bag": bag.RECIPE, "rnn": rnn_classifier.RECIPE, "transformer": transformer_classifier.RECIPE,
-                      "pretrained": pretrained.RECIPE}
+import importlib
+from typing import Any
 
-__all__ = ["CLASSIFIERS", "CLASSIFIER_RECIPES"]
+from seqlab.models.configs import (  # noqa: F401  (as before: the classifiers' configs from here)
+    CLASSIFIER_CONFIGS,
+    CLASSIFIER_RECIPES,
+    BagConfig,
+    PretrainedConfig,
+    RNNConfig,
+    TransformerConfig,
+)
+
+# what this package offered before it imported its models lazily: attribute -> its module
+_LAZY = {"bag": "bag", "pretrained": "pretrained", "rnn_classifier": "rnn_classifier",
+         "transformer_classifier": "transformer_classifier", "BagClassifier": "bag",
+         "PretrainedClassifier": "pretrained", "RNNClassifier": "rnn_classifier",
+         "TransformerClassifier": "transformer_classifier"}
+
+
+def _classifiers() -> dict[str, tuple[type, type]]:
+    """name -> (config class, model class); every model: Model(config, vocab_size, num_outputs, pad_id)."""
+    from seqlab.models.bag import BagClassifier
+    from seqlab.models.pretrained import PretrainedClassifier
+    from seqlab.models.rnn_classifier import RNNClassifier
+    from seqlab.models.transformer_classifier import TransformerClassifier
+
+    models = {"bag": BagClassifier, "rnn": RNNClassifier, "transformer": TransformerClassifier,
+              "pretrained": PretrainedClassifier}
+    return {name: (CLASSIFIER_CONFIGS[name], model) for name, model in models.items()}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CLASSIFIERS":
+        value = globals()["CLASSIFIERS"] = _classifiers()
+        return value
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return module if name == _LAZY[name] else getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CLASSIFIERS", "CLASSIFIER_CONFIGS", "CLASSIFIER_RECIPES"]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-ATTENTION_KINDS = ("dot", "general", "concat", "additive")
+from seqlab.models.configs import ATTENTION_KINDS
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:

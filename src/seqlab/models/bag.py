@@ -16,55 +16,15 @@ stronger of the two (see benchmarks/RESULTS.md). Multi-class data gets one-vs-re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
 
-from seqlab.config import at_least, choices, positive, probability
 from seqlab.errors import SeqlabError
-from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.configs import BAG_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import MAX_BUCKETS, WEIGHTINGS, BagConfig  # noqa: F401  (re-exported)
 from seqlab.text.ngrams import BagFeatures, ragged_distinct
-
-WEIGHTINGS = ("mean", "nb")
-MAX_BUCKETS = 4_000_000  # the IMDB recipe's hash table: the most an unset --buckets grows to
-
-
-# The IMDB benchmark's training settings (benchmarks/RESULTS.md: 92.3% test accuracy, under a minute of training
-# on 2 cores): with the config defaults below, `seqlab train classify --data imdb` trains exactly this.
-RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 3000},
-          "train": {"lr": 0.003, "schedule": "linear", "batch_size": 32, "epochs": 2}}
-
-
-@dataclass
-class BagConfig:
-    emb_size: int = field(default=32, metadata={"help": "embedding size"})
-    ngrams: int = field(default=3, metadata={"help": "bag model: use word n-grams up to this order (1 = words only)"})
-    buckets: int | None = field(default=None, metadata={
-        "help": "bag model: hash buckets for n-grams (default: sized from the training data, a power of two above "
-                "4 per distinct n-gram, at most 4,000,000: IMDB's recipe)"})
-    dropout: float = field(default=0.0, metadata={"help": "dropout"})
-    token_dropout: float = field(default=0.0, metadata={
-        "help": "bag model: drop each word/n-gram of a text with this probability while training (word dropout)"})
-    weighting: str = field(default="nb", metadata={
-        "help": "bag model: mean (fastText: averaged learned embeddings) | nb (NBSVM-style: binarised features "
-                "scaled by Naive-Bayes log-count ratios, a linear model; --emb-size and --dropout unused)",
-        "choices": list(WEIGHTINGS)})
-    nb_alpha: float = field(default=1.0, metadata={"help": "bag model, nb weighting: smoothing count of the ratios"})
-
-    def capabilities(self) -> Capabilities:
-        if self.weighting == "nb":
-            return Capabilities(no_vectors_reason="--weighting nb (a linear model over n-gram features has no word "
-                                                  "vectors); drop --embeddings or use --weighting mean")
-        return Capabilities(vector_width="emb_size")
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "emb_size", "ngrams", "buckets")
-        probability(self, "dropout", "token_dropout")
-        positive(self, "nb_alpha")
 
 
 class BagClassifier(ClassifierModel):

@@ -9,28 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a task may ask of a model, declared by its config (``config.capabilities()``).
-
-    Tasks read these instead of probing a model's name or attributes, so a new model states each answer once
-    and cannot silently miss a hook (the role of Hugging Face's ``PreTrainedModel`` class attributes).
-    """
-
-    # "words": seqlab's tokenizer and vocabulary (text.json); "pretrained": the encoder's own tokenizer and
-    # files, saved beside the weights (hf/)
-    text: str = "words"
-    # the config field that sets the width of the input word vectors (pretrained vectors set it), and a field
-    # that must divide that width (attention heads); None: no word-vector table to initialise
-    vector_width: str | None = None
-    vector_width_divisor: str | None = None
-    # why --embeddings does not apply (vector_width None): it ends "--embeddings does not apply to --model NAME"
-    no_vectors_reason: str = "(it has no word-vector table)"
-    attention_pooling: bool = False  # pools its outputs with attention weights over the tokens (shown as such)
-    # seq2seq: the share of gold previous words it ends training with under scheduled sampling (Bengio et al.
-    # 2015); None: it always trains on the gold previous words (--tf-schedule does not apply)
-    teacher_forcing: float | None = None
+from seqlab.models.configs import Capabilities  # noqa: F401  (re-exported)
 
 
 @dataclass

@@ -18,32 +18,27 @@ Transformer it is a key/value cache, so that each generated token costs one posi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.config import at_least, choices, divides, probability
 from seqlab.errors import SeqlabError
+from seqlab.models.configs import (  # noqa: F401  (re-exported)
+    LM_RECIPES,
+    SOFTMAX_CHOICES,
+    UNKNOWN_VOCAB,
+    RNNLMConfig,
+    TransformerLMConfig,
+    _parse_cutoffs,
+)
+from seqlab.models.configs import RNN_LM_RECIPE as RNN_RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import TRANSFORMER_LM_RECIPE as TRANSFORMER_RECIPE  # noqa: F401  (re-exported)
 from seqlab.models.positions import sinusoidal_positions
 from seqlab.models.rnn_step import rnn_step
 from seqlab.models.transformer_seq2seq import KV, FeedForward, MultiHeadAttention
-
-SOFTMAX_CHOICES = ["full", "adaptive"]
-UNKNOWN_VOCAB = 2**62  # a config checks its --cutoffs before the vocabulary (which drops cut-offs past it) exists
-
-
-def _parse_cutoffs(text: str, vocab_size: int) -> list[int]:
-    """"2000,10000" -> [2000, 10000], dropping cut-offs at or past the vocabulary size."""
-    try:
-        cuts = [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise SeqlabError(f"--cutoffs {text!r}: give increasing integers such as 2000,10000") from None
-    if cuts != sorted(set(cuts)) or any(c <= 0 for c in cuts):
-        raise SeqlabError(f"--cutoffs {text!r}: give increasing positive integers such as 2000,10000")
-    return [c for c in cuts if c < vocab_size - 1]
 
 
 class TiedAdaptiveSoftmax(nn.Module):
@@ -183,44 +178,6 @@ class OutputLayer(nn.Module):
 
 
 # ---------------------------------------------------------------------------- the RNN language model
-@dataclass
-class RNNLMConfig:
-    """Hyper-parameters of :class:`RNNLM`; the defaults are the WikiText-2 recipe on a 2-core CPU."""
-
-    cell: str = field(default="lstm", metadata={"help": "rnn: lstm | gru", "choices": ["lstm", "gru"]})
-    emb_size: int = field(default=400, metadata={"help": "token embedding size"})
-    hidden_size: int = field(default=400, metadata={"help": "rnn: units per layer"})
-    layers: int = field(default=2, metadata={"help": "stacked layers"})
-    tie_weights: bool = field(default=True, metadata={
-        "help": "share the input embedding with the output layer (Press & Wolf 2017; full or adaptive softmax)"})
-    dropout: float = field(default=0.3, metadata={"help": "dropout on the last layer's output"})
-    # off by default: it makes the embedding gradient dense (measured: 2,285 vs 3,990 tokens/s with a sparse table)
-    emb_dropout: float = field(default=0.0, metadata={
-        "help": "rnn: drop whole words from the embedding matrix (Gal & Ghahramani 2016, as in AWD-LSTM)"})
-    input_dropout: float = field(default=0.25, metadata={"help": "rnn: locked dropout on the embeddings"})
-    hidden_dropout: float = field(default=0.2, metadata={"help": "rnn: locked dropout between layers"})
-    # adaptive by default: on a 2-core CPU a full softmax over WikiText-2's 33k words is 3x slower per token
-    # (measured: 520 vs 1,700 tokens/s for this LSTM), too slow to train enough epochs in an hour
-    softmax: str = field(default="adaptive", metadata={
-        "help": "output layer: full | adaptive (Grave et al. 2017; faster for large vocabularies)",
-        "choices": SOFTMAX_CHOICES})
-    cutoffs: str = field(default="2000,10000", metadata={"help": "adaptive softmax cluster boundaries"})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "emb_size", "hidden_size", "layers")
-        probability(self, "dropout", "emb_dropout", "input_dropout", "hidden_dropout")
-        if self.softmax == "adaptive":
-            _parse_cutoffs(self.cutoffs, UNKNOWN_VOCAB)
-
-
-# The WikiText-2 benchmark's training settings (benchmarks/lm.py, benchmarks/RESULTS.md): a one-hour budget on a
-# 2-core CPU that the cosine schedule follows, clipping at 0.25 (Merity et al. 2017).
-RNN_RECIPE: dict[str, dict[str, Any]] = {
-    "train": {"epochs": 40, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.01, "schedule": "cosine", "warmup": 200,
-              "clip": 0.25, "patience": 3, "max_time": 60}}
-
-
 def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """x (B, T, D): one dropout mask per sequence, shared by every time step (Gal & Ghahramani 2016)."""
     if not training or p == 0.0:
@@ -312,39 +269,6 @@ class RNNLM(nn.Module):
 
 
 # ---------------------------------------------------------------------------- the Transformer language model
-@dataclass
-class TransformerLMConfig:
-    """Hyper-parameters of :class:`TransformerLM` (a GPT-style decoder; Radford et al. 2018)."""
-
-    d_model: int = field(default=256, metadata={"help": "transformer: model width (also the embedding size)"})
-    heads: int = field(default=4, metadata={"help": "transformer: attention heads"})
-    layers: int = field(default=4, metadata={"help": "stacked layers"})
-    ff_size: int = field(default=1024, metadata={"help": "transformer: feed-forward size"})
-    dropout: float = field(default=0.2, metadata={"help": "dropout on the last layer's output"})
-    context: int = field(default=128, metadata={"help": "transformer: context window (tokens attended to)"})
-    positions: str = field(default="learned", metadata={
-        "help": "transformer: learned | sinusoidal position encodings", "choices": ["learned", "sinusoidal"]})
-    tie_weights: bool = field(default=True, metadata={
-        "help": "share the input embedding with the output layer (Press & Wolf 2017; full or adaptive softmax)"})
-    softmax: str = field(default="adaptive", metadata={
-        "help": "output layer: full | adaptive (Grave et al. 2017; faster for large vocabularies)",
-        "choices": SOFTMAX_CHOICES})
-    cutoffs: str = field(default="2000,10000", metadata={"help": "adaptive softmax cluster boundaries"})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "layers", "ff_size")
-        at_least(self, 2, "context")  # generation keeps the newest half of a full window
-        divides(self, "heads", "d_model")
-        probability(self, "dropout")
-        if self.softmax == "adaptive":
-            _parse_cutoffs(self.cutoffs, UNKNOWN_VOCAB)
-
-
-# The WikiText-2 settings of the RNN (RNN_RECIPE), which the Transformer trains with too (benchmarks/lm.py).
-TRANSFORMER_RECIPE: dict[str, dict[str, Any]] = {"train": dict(RNN_RECIPE["train"])}
-
-
 class CausalBlock(nn.Module):
     """Pre-LN block (Xiong et al. 2020): x + SelfAttention(LN(x)), then x + FF(LN(x))."""
 
@@ -460,5 +384,3 @@ LANGUAGE_MODELS: dict[str, tuple[type, type]] = {
     "rnn": (RNNLMConfig, RNNLM),
     "transformer": (TransformerLMConfig, TransformerLM),
 }
-# name -> the model's best-known settings of the other config sections (next to each config dataclass)
-LM_RECIPES = {"rnn": RNN_RECIPE, "transformer": TRANSFORMER_RECIPE}

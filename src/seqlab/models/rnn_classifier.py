@@ -14,42 +14,15 @@ On a GPU the packed path stays: cuDNN runs it fused (and the unpacked path is un
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import torch
 from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.config import at_least, choices, probability
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
-
-# The IMDB benchmark's settings (benchmarks/RESULTS.md: bi-GRU with attention pooling over GloVe, 90.7%).
-RECIPE: dict[str, dict[str, Any]] = {"vectors": {"embeddings": "glove-6b-50d"}, "text": {"max_len": 400},
-          "train": {"lr": 0.002, "batch_size": 64, "epochs": 5, "patience": 2, "max_time": 30}}
-
-
-@dataclass
-class RNNConfig:
-    emb_size: int = field(default=100, metadata={"help": "embedding size (50 with glove-6b-50d)"})
-    hidden_size: int = field(default=128, metadata={"help": "hidden size per direction"})
-    layers: int = field(default=1, metadata={"help": "number of stacked layers"})
-    cell: str = field(default="gru", metadata={"help": "rnn | lstm | gru", "choices": ["rnn", "lstm", "gru"]})
-    bidirectional: bool = field(default=True, metadata={"help": "read the text in both directions"})
-    dropout: float = field(default=0.3, metadata={"help": "dropout"})
-    pooling: str = field(default="attention", metadata={
-        "help": "how to summarise the outputs: attention | final | mean | max",
-        "choices": ["attention", "final", "mean", "max"]})
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(vector_width="emb_size", attention_pooling=self.pooling == "attention")
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "emb_size", "hidden_size", "layers")
-        probability(self, "dropout")
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.configs import RNN_CLASSIFIER_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import RNNConfig  # noqa: F401  (re-exported)
 
 
 class RNNClassifier(ClassifierModel):

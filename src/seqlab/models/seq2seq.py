@@ -20,17 +20,17 @@ functions in ``seqlab.decode`` use and that both this model and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, Self, runtime_checkable
+from dataclasses import dataclass, replace
+from typing import Protocol, Self, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.config import at_least, choices, probability, require
-from seqlab.models.attention import ATTENTION_KINDS, make_attention
-from seqlab.models.base import Capabilities
+from seqlab.models.attention import make_attention
+from seqlab.models.configs import RNN_SEQ2SEQ_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import RNNSeq2SeqConfig  # noqa: F401  (re-exported)
 from seqlab.models.rnn_step import rnn_step
 
 
@@ -79,46 +79,6 @@ def source_mask(src_lengths: Tensor, max_len: int) -> Tensor:
     lengths = src_lengths.clamp(min=1)
     return torch.arange(max_len, device=src_lengths.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, S)
 
-
-# The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: additive attention, 36.8 BLEU in 45 minutes).
-RECIPE: dict[str, dict[str, Any]] = {"text": {"vocab_size": 8000},
-          "train": {"epochs": 30, "batch_size": 256, "max_tokens": 2500, "lr": 1e-3, "weight_decay": 1e-4,
-                    "schedule": "cosine", "warmup": 0.03, "patience": 5, "max_time": 45}}
-
-
-@dataclass
-class RNNSeq2SeqConfig:
-    """Hyper-parameters of :class:`RNNSeq2Seq`. ``hidden_size`` is the decoder's width; each
-    encoder direction has half of it. ``teacher_forcing`` is the probability of feeding the
-    gold previous token while training (below 1: scheduled sampling, Bengio et al. 2015);
-    the task passes it to ``forward`` during training and 1.0 for validation loss."""
-
-    emb_size: int = field(default=256, metadata={"help": "rnn seq2seq: embedding size"})
-    hidden_size: int = field(default=512, metadata={
-        "help": "rnn seq2seq: decoder size (each encoder direction gets half)"})
-    layers: int = field(default=1, metadata={"help": "number of stacked layers"})
-    cell: str = field(default="gru", metadata={"help": "rnn seq2seq: gru | lstm", "choices": ["gru", "lstm"]})
-    attention: str = field(default="additive", metadata={
-        "help": "rnn seq2seq: attention score: additive (Bahdanau) | dot | general | concat (Luong)",
-        "choices": list(ATTENTION_KINDS)})
-    dropout: float = field(default=0.3, metadata={"help": "dropout"})
-    tie_embeddings: bool = field(default=False, metadata={
-        "help": "rnn seq2seq: output layer shares the target embedding"})
-    teacher_forcing: float = field(default=1.0, metadata={
-        "help": "probability of feeding the gold previous token in training (< 1: scheduled sampling)"})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "emb_size", "layers")
-        at_least(self, 2, "hidden_size")
-        require(self.hidden_size % 2 == 0,
-                f"--hidden-size must be even (each encoder direction gets half), got {self.hidden_size}")
-        probability(self, "dropout")
-        probability(self, "teacher_forcing", upper="]")
-
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(teacher_forcing=self.teacher_forcing)
 
 RNNHidden = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, N, H); LSTM: (h, c)
 

@@ -23,71 +23,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.config import at_least, choices, probability, require
 from seqlab.data.batching import pad_tagged
 from seqlab.errors import SeqlabError
-from seqlab.models.base import Capabilities, length_mask
+from seqlab.models.base import length_mask
+from seqlab.models.configs import TAGGER_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import TaggerConfig  # noqa: F401  (re-exported)
 from seqlab.models.crf import LinearChainCRF
 from seqlab.models.rnn_classifier import _gather_time, _within_length_reversal
 from seqlab.text.tagging import CASE_PAD, CASE_PATTERNS, case_pattern
 
 PAD_TAG = -100  # tag id at padded positions (cross-entropy's ignore_index; the CRF masks them)
 MAX_WORD_CHARS = 30  # longer words are cut to this many characters for the character features
-
-# The CoNLL-2003 NER benchmark's training settings (measured in benchmarks/tag.py): Adam (no weight decay), the
-# rate halved when validation F1 stalls, clipping at 5, and a 30-minute budget that usually ends training first.
-RECIPE: dict[str, dict[str, Any]] = {
-    "train": {"epochs": 50, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.0, "schedule": "plateau", "clip": 5.0,
-              "patience": 5, "max_time": 30.0}}
-
-
-@dataclass
-class TaggerConfig:
-    """Hyper-parameters of :class:`BiLSTMTagger` (defaults: a CoNLL-2003 NER recipe)."""
-
-    emb_size: int = field(default=50, metadata={"help": "word embedding size (50 with glove-6b-50d)"})
-    case_emb_size: int = field(default=8, metadata={
-        "help": "size of the word's case-pattern embedding (all caps, capitalised, digits, ...); 0: none"})
-    char: str = field(default="cnn", metadata={
-        "help": "character features: cnn (Ma & Hovy 2016) | lstm (Lample et al. 2016) | none",
-        "choices": ["cnn", "lstm", "none"]})
-    char_emb_size: int = field(default=30, metadata={"help": "character embedding size"})
-    char_filters: int = field(default=30, metadata={"help": "char CNN: number of filters (its feature size)"})
-    char_width: int = field(default=3, metadata={"help": "char CNN: filter width in characters (odd)"})
-    char_hidden: int = field(default=25, metadata={"help": "char LSTM: hidden size per direction"})
-    cell: str = field(default="lstm", metadata={"help": "word encoder: lstm | gru", "choices": ["lstm", "gru"]})
-    hidden_size: int = field(default=200, metadata={"help": "word encoder hidden size per direction"})
-    layers: int = field(default=1, metadata={"help": "word encoder layers"})
-    dropout: float = field(default=0.5, metadata={"help": "dropout on the embeddings and the encoder outputs"})
-    crf: bool = field(default=True, metadata={"help": "a CRF output layer (else a per-token softmax)"})
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(vector_width="emb_size")
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "emb_size", "hidden_size", "layers")
-        if self.char != "none":  # the sizes of the character features that are used
-            at_least(self, 1, "char_emb_size", "char_filters" if self.char == "cnn" else "char_hidden")
-        if self.char == "cnn":
-            at_least(self, 1, "char_width")
-            require(self.char_width % 2 == 1,
-                    f"--char-width must be odd (the filter is centred on each character), got {self.char_width}")
-        at_least(self, 0, "case_emb_size")
-        probability(self, "dropout")
-
-    @property
-    def char_size(self) -> int:
-        """The size of the character features of one word."""
-        return {"cnn": self.char_filters, "lstm": 2 * self.char_hidden, "none": 0}[self.char]
-
 
 @dataclass
 class TagBatch:

@@ -8,44 +8,15 @@ Positions are sinusoidal, so texts longer than seen in training still work.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 
-from seqlab.config import at_least, choices, divides, probability
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.base import Capabilities, ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.base import ClassifierModel, ClassifierOutput, length_mask
+from seqlab.models.configs import TRANSFORMER_CLASSIFIER_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import TransformerConfig  # noqa: F401  (re-exported)
 from seqlab.models.positions import sinusoidal_positions
-
-# The IMDB benchmark's settings (benchmarks/RESULTS.md).
-RECIPE: dict[str, dict[str, Any]] = {"text": {"max_len": 400},
-          "train": {"lr": 5e-4, "schedule": "cosine", "warmup": 0.1, "batch_size": 64, "epochs": 6, "max_time": 30}}
-
-
-@dataclass
-class TransformerConfig:
-    d_model: int = field(default=128, metadata={"help": "transformer: model width"})
-    heads: int = field(default=4, metadata={"help": "transformer: attention heads"})
-    layers: int = field(default=2, metadata={"help": "number of stacked layers"})
-    ff_size: int = field(default=512, metadata={"help": "transformer: feed-forward size"})
-    dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    attention_dropout: float = field(default=0.0, metadata={
-        "help": "transformer: dropout on attention weights (above 0, PyTorch leaves its fused attention kernel "
-                "for the math one: 3x slower training on 400-token reviews measured on a CPU)"})
-    pooling: str = field(default="mean", metadata={
-        "help": "how to summarise the outputs: mean | cls | attention", "choices": ["mean", "cls", "attention"]})
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(vector_width="d_model", vector_width_divisor="heads",
-                            attention_pooling=self.pooling == "attention")
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 1, "layers", "ff_size")
-        divides(self, "heads", "d_model")
-        probability(self, "dropout", "attention_dropout")
 
 
 class TransformerClassifier(ClassifierModel):

@@ -17,60 +17,21 @@ prefix, so a sentence of T tokens costs O(T) per step instead of re-running the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.config import at_least, divides, probability, require
 from seqlab.errors import SeqlabError
-from seqlab.models.base import Capabilities
+from seqlab.models.configs import TRANSFORMER_SEQ2SEQ_RECIPE as RECIPE  # noqa: F401  (re-exported)
+from seqlab.models.configs import TransformerSeq2SeqConfig  # noqa: F401  (re-exported)
 from seqlab.models.positions import sinusoidal_positions
 from seqlab.models.seq2seq import source_mask
 
 KV = tuple[Tensor, Tensor]  # keys, values, each (B, heads, length, d_head)
 
-
-# The Multi30k de->en benchmark's settings (benchmarks/RESULTS.md: 37.7 BLEU with beam 5 in 60 minutes).
-RECIPE: dict[str, dict[str, Any]] = {"model": {"share_embeddings": True}, "text": {"vocab_size": 8000},
-          "train": {"epochs": 30, "batch_size": 256, "max_tokens": 2500, "lr": 7e-4, "weight_decay": 1e-4,
-                    "schedule": "cosine", "warmup": 0.05, "patience": 5, "max_time": 60}}
-
-
-@dataclass
-class TransformerSeq2SeqConfig:
-    """Hyper-parameters of :class:`TransformerSeq2Seq`.
-
-    ``share_embeddings`` uses one embedding for source and target (needs a joint vocabulary,
-    i.e. equal sizes); ``tie_output`` uses the target embedding as the output layer
-    (Press & Wolf 2017). ``max_positions`` is the size of the precomputed sinusoid table;
-    longer inputs get their positions computed on the fly, which sinusoids allow.
-    """
-
-    d_model: int = field(default=256, metadata={"help": "transformer: model width"})
-    heads: int = field(default=4, metadata={"help": "transformer: attention heads"})
-    encoder_layers: int = field(default=3, metadata={"help": "transformer seq2seq: encoder blocks"})
-    decoder_layers: int = field(default=3, metadata={"help": "transformer seq2seq: decoder blocks"})
-    ff_size: int = field(default=1024, metadata={"help": "transformer: feed-forward size"})
-    dropout: float = field(default=0.1, metadata={"help": "dropout"})
-    share_embeddings: bool = field(default=False, metadata={
-        "help": "transformer seq2seq: one embedding for source and target (needs a joint vocabulary)"})
-    tie_output: bool = field(default=True, metadata={
-        "help": "transformer seq2seq: output layer shares the target embedding"})
-    max_positions: int = field(default=512, metadata={
-        "help": "transformer seq2seq: precomputed position table size (longer inputs still work)"})
-
-    def __post_init__(self) -> None:
-        at_least(self, 1, "encoder_layers", "decoder_layers", "ff_size", "max_positions")
-        divides(self, "heads", "d_model")
-        require(self.d_model % 2 == 0, f"--d-model must be even, got {self.d_model}")
-        probability(self, "dropout")
-
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities()  # trains on the gold previous words
 
 class MultiHeadAttention(nn.Module):
     """Multi-head attention whose keys/values are projected separately (:meth:`project_kv`),

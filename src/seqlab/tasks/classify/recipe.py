@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,49 +17,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqlab.config import TaskConfigSchema
 from seqlab.data.batching import bucket_batches, pad_batch
 from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
-from seqlab.data.classification import ClassifyDataConfig, LabelledTexts, check_labels, load_train_valid
+from seqlab.data.classification import LabelledTexts, check_labels, load_train_valid
 from seqlab.errors import SeqlabError
 from seqlab.inference import bucketed_map
 from seqlab.metrics import classification_report
 from seqlab.modeldir import save_model_dir
-from seqlab.models import CLASSIFIER_RECIPES, CLASSIFIERS
+from seqlab.models import CLASSIFIERS
 from seqlab.models.bag import MAX_BUCKETS
 from seqlab.models.base import ClassifierModel
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.runtime import pick_device
+from seqlab.tasks.classify.config import SCHEMA, ClassifyConfig, VectorsConfig  # noqa: F401  (re-exported)
 from seqlab.tasks.common import fit_task
 from seqlab.text.ngrams import ragged_hashed_ngrams
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
 from seqlab.text.vocab import PAD, UNK, Vocab
-from seqlab.train import TrainableTask, TrainConfig
+from seqlab.train import TrainableTask
 
 TEXT_FILE = "text.json"
 HF_FOLDER = "hf"
 PAD_MULTIPLE = 8  # batch widths rounded up to a multiple of 8: fewer kernel shapes to cache
 VALID_BATCH = 256  # texts per batch when validating
-
-
-@dataclass
-class VectorsConfig:
-    embeddings: str | None = field(default=None, metadata={
-        "help": "initialise word embeddings from pretrained vectors: glove-6b-50d or a .txt/.vec file"})
-    freeze_embeddings: bool = field(default=False, metadata={"help": "keep the pretrained embeddings fixed"})
-
-
-@dataclass
-class ClassifyConfig:
-    data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
-    text: TextConfig = field(default_factory=TextConfig)
-    vectors: VectorsConfig = field(default_factory=VectorsConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    model_name: str = "bag"  # the fastest to train and the most accurate on IMDB here (benchmarks/RESULTS.md)
-    model: Any = None
-
-
-SCHEMA = TaskConfigSchema(ClassifyConfig, {name: cfg for name, (cfg, _) in CLASSIFIERS.items()}, CLASSIFIER_RECIPES)
 
 
 # ---------------------------------------------------------------------------- encoding

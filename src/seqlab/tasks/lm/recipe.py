@@ -18,65 +18,26 @@ The Transformer reads shuffled windows of ``--context`` tokens.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from seqlab.config import TaskConfigSchema, at_least, choices
-from seqlab.data.corpus import Corpus, LMDataConfig, load_train_valid
+from seqlab.data.corpus import Corpus, load_train_valid
 from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
-from seqlab.models.lm import LANGUAGE_MODELS, LM_RECIPES
+from seqlab.models.lm import LANGUAGE_MODELS
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.tasks.lm import EVAL_STREAMS
+from seqlab.tasks.lm.config import SCHEMA, LMConfig, LMTextConfig, StreamConfig  # noqa: F401  (re-exported)
 from seqlab.text.stream import StreamTokenizer
-from seqlab.train import TrainableTask, TrainConfig
+from seqlab.train import TrainableTask
 
 TEXT_FILE = "text.json"
 BPTT_JITTER = 5  # standard deviation of the random segment length (Merity et al. 2017)
-
-
-@dataclass
-class LMTextConfig:
-    tokenizer: str = field(default="auto", metadata={
-        "help": "auto (word for wikitext-2, bpe for your own text) | word (whitespace, every training type) | bpe",
-        "choices": ["auto", "word", "bpe"]})
-    vocab_size: int = field(default=8000, metadata={"help": "bpe vocabulary size"})
-    min_freq: int = field(default=1, metadata={"help": "word tokenizer: keep words seen this often (else <unk>)"})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 10, "vocab_size")
-        at_least(self, 1, "min_freq")
-
-
-@dataclass
-class StreamConfig:
-    bptt: int = field(default=70, metadata={"help": "rnn: tokens per truncated-BPTT segment"})
-    random_bptt: bool = field(default=True, metadata={
-        "help": "rnn: vary the segment length around --bptt (and halve it 5%% of the time; Merity et al. 2017), "
-                "so every token is at every position of a segment over the epochs"})
-
-    def __post_init__(self) -> None:
-        at_least(self, 2, "bptt")
-
-
-@dataclass
-class LMConfig:
-    data: LMDataConfig = field(default_factory=LMDataConfig)
-    text: LMTextConfig = field(default_factory=LMTextConfig)
-    stream: StreamConfig = field(default_factory=StreamConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)  # each model's defaults: its RECIPE
-    model_name: str = "rnn"
-    model: Any = None
-
-
-SCHEMA = TaskConfigSchema(LMConfig, {name: cfg for name, (cfg, _) in LANGUAGE_MODELS.items()}, LM_RECIPES)
 
 
 def tokenizer_kind(cfg: LMConfig) -> str:

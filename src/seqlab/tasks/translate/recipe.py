@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +27,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqlab.config import TaskConfigSchema, at_least, choices, non_negative, probability, require
 from seqlab.data.batching import bucket_batches, pad_batch
-from seqlab.data.parallel import ParallelTexts, TranslateDataConfig, load_train_valid
+from seqlab.data.parallel import ParallelTexts, load_train_valid
 from seqlab.decode import Hypotheses, beam_search, greedy_search
 from seqlab.errors import SeqlabError
 from seqlab.inference import bucketed_map
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
-from seqlab.models import seq2seq, transformer_seq2seq
 from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from seqlab.runtime import pick_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
-from seqlab.text.subword import EOS_ID, KINDS, PAD_ID, SOS_ID, SubwordTokenizer
-from seqlab.train import TrainableTask, TrainConfig
+from seqlab.tasks.translate.config import (  # noqa: F401  (re-exported)
+    SCHEMA,
+    TRANSLATOR_CONFIGS,
+    DecodingConfig,
+    ObjectiveConfig,
+    TranslateConfig,
+    TranslateTextConfig,
+)
+from seqlab.text.subword import EOS_ID, PAD_ID, SOS_ID, SubwordTokenizer
+from seqlab.train import TrainableTask
 
 TEXT_FILE = "text.json"
 VALID_BATCH = 256  # sentence pairs per batch when scoring (a token budget caps it too)
@@ -51,67 +57,6 @@ TRANSLATORS = {
     "transformer": (TransformerSeq2SeqConfig, TransformerSeq2Seq),
     "rnn": (RNNSeq2SeqConfig, RNNSeq2Seq),
 }
-
-
-@dataclass
-class TranslateTextConfig:
-    tokenizer: str = field(default="bpe", metadata={
-        "help": "bpe (subwords, Sennrich et al. 2016) | word (words and punctuation, rare ones -> <unk>)",
-        "choices": list(KINDS)})
-    vocab_size: int = field(default=8000, metadata={"help": "vocabulary size (BPE merges + alphabet, or words)"})
-    joint_vocab: bool = field(default=True, metadata={
-        "help": "one vocabulary for source and target (needed by --share-embeddings)"})
-    min_frequency: int = field(default=2, metadata={"help": "a BPE merge or word must occur this often"})
-    max_src_len: int = field(default=100, metadata={"help": "drop training pairs with a longer source (tokens)"})
-    max_tgt_len: int = field(default=100, metadata={"help": "drop training pairs with a longer target (tokens)"})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        at_least(self, 10, "vocab_size")
-        at_least(self, 1, "min_frequency", "max_src_len", "max_tgt_len")
-
-
-@dataclass
-class ObjectiveConfig:
-    label_smoothing: float = field(default=0.1, metadata={
-        "help": "label smoothing of the cross-entropy (Szegedy et al. 2016); padding is ignored"})
-    tf_schedule: str = field(default="linear", metadata={
-        "help": "rnn teacher forcing over epochs: linear (1.0 -> --teacher-forcing) | constant",
-        "choices": ["linear", "constant"]})
-
-    def __post_init__(self) -> None:
-        choices(self)
-        probability(self, "label_smoothing")
-
-
-@dataclass
-class DecodingConfig:
-    beam: int = field(default=5, metadata={"help": "beam size for translate/evaluate (1: greedy)"})
-    length_penalty: float = field(default=0.6, metadata={"help": "GNMT length penalty alpha (Wu et al. 2016)"})
-    max_len_ratio: float = field(default=1.5, metadata={"help": "at most ratio * source length + extra tokens"})
-    max_len_extra: int = field(default=10, metadata={"help": "see --max-len-ratio"})
-
-    def __post_init__(self) -> None:
-        at_least(self, 1, "beam")
-        non_negative(self, "length_penalty", "max_len_ratio")
-        at_least(self, 0, "max_len_extra")
-        require(self.max_len_ratio > 0 or self.max_len_extra > 0,
-                "--max-len-ratio 0 with --max-len-extra 0 would allow no target tokens at all")
-
-
-@dataclass
-class TranslateConfig:
-    data: TranslateDataConfig = field(default_factory=TranslateDataConfig)
-    text: TranslateTextConfig = field(default_factory=TranslateTextConfig)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-    decoding: DecodingConfig = field(default_factory=DecodingConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)  # each model's defaults: its RECIPE
-    model_name: str = "transformer"
-    model: Any = None
-
-
-SCHEMA = TaskConfigSchema(TranslateConfig, {name: cfg for name, (cfg, _) in TRANSLATORS.items()},
-                          {"transformer": transformer_seq2seq.RECIPE, "rnn": seq2seq.RECIPE})
 
 
 # ---------------------------------------------------------------------------- tokenisation (cached)
