@@ -11,9 +11,11 @@ MAX_LOG_PERPLEXITY = 50.0  # exp(50) ~ 5e21: an untrained model's perplexity is 
 
 
 def classification_report(gold: list[int], pred: list[int], labels: list[str]) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1/support, macro-F1 and the confusion matrix.
+    """Accuracy, balanced accuracy, per-class precision/recall/F1/support, macro-F1 and the confusion matrix.
 
-    ``confusion[i][j]`` counts examples of gold class ``i`` predicted as ``j``.
+    ``balanced_accuracy`` is the mean recall over the classes the gold labels have (as scikit-learn's
+    ``balanced_accuracy_score``): on imbalanced data it shows what accuracy hides, e.g. 0.5 for a predictor that
+    always says the majority class of a two-class set. ``confusion[i][j]`` counts examples of gold class ``i`` predicted as ``j``.
     """
     k = len(labels)
     gold_a, pred_a = np.asarray(gold, dtype=np.int64), np.asarray(pred, dtype=np.int64)
@@ -25,14 +27,55 @@ def classification_report(gold: list[int], pred: list[int], labels: list[str]) -
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
     per_class = {labels[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                              "support": int(actual[i])} for i in range(k)}
+    present = actual > 0
+    balanced = float(recall[present].mean()) if present.any() else 0.0
     return {"accuracy": float(tp.sum() / max(1, len(gold))), "macro_f1": float(f1.mean()) if k else 0.0,
-            "per_class": per_class, "confusion": confusion.tolist(), "labels": list(labels), "count": len(gold)}
+            "balanced_accuracy": balanced, "per_class": per_class, "confusion": confusion.tolist(),
+            "labels": list(labels), "count": len(gold)}
+
+
+CALIBRATION_BINS = 15  # Guo et al. (2017), "On Calibration of Modern Neural Networks"
+
+
+def calibration(confidences: Any, correct: Any, bins: int = CALIBRATION_BINS) -> dict[str, Any]:
+    """Expected calibration error and the reliability diagram's bins (Guo et al. 2017).
+
+    ``confidences``: each prediction's confidence (the predicted label's probability), ``correct``: whether it was
+    right. The interval [0, 1] is cut in ``bins`` equal-width bins, ``(lo, hi]`` (the first also takes 0); ``ece``
+    is the count-weighted mean of ``|accuracy - mean confidence|`` over the bins. Each of ``bins`` is
+    ``{"lo", "hi", "count", "accuracy", "confidence"}`` (accuracy and confidence None for an empty bin).
+    """
+    conf = np.asarray(confidences, dtype=np.float64).reshape(-1)
+    right = np.asarray(correct, dtype=np.float64).reshape(-1)
+    if conf.shape != right.shape:
+        raise ValueError(f"{conf.size} confidences but {right.size} correctness flags")
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, not {bins}")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # bin b holds (edges[b], edges[b + 1]]; 0 goes to the first, anything above 1 (rounding) to the last
+    which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    sum_conf = np.bincount(which, weights=conf, minlength=bins)
+    sum_right = np.bincount(which, weights=right, minlength=bins)
+    ece = float(np.abs(sum_right - sum_conf).sum() / conf.size) if conf.size else 0.0
+    out = []
+    for b in range(bins):
+        n = int(counts[b])
+        out.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "count": n,
+                    "accuracy": float(sum_right[b] / n) if n else None,
+                    "confidence": float(sum_conf[b] / n) if n else None})
+    return {"ece": ece, "bins": out}
 
 
 def format_report(report: dict[str, Any]) -> str:
     labels = report["labels"]
     width = max(8, *(len(lab) for lab in labels))
-    lines = [f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}   ({report['count']} examples)",
+    head = f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}"
+    if "balanced_accuracy" in report:
+        head += f"   balanced accuracy {report['balanced_accuracy']:.4f}"
+    if "ece" in report:
+        head += f"   ECE {report['ece']:.4f}"
+    lines = [f"{head}   ({report['count']} examples)",
              "", f"{'class':<{width}}  precision  recall     f1  support"]
     for lab in labels:
         c = report["per_class"][lab]

@@ -1,4 +1,5 @@
-"""Figures written next to the model: training curves and confusion matrices (matplotlib, no display)."""
+"""Figures written next to the model: training curves, confusion matrices and reliability diagrams (matplotlib,
+no display)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,37 @@ def confusion_matrix(confusion: list[list[int]], labels: list[str], path: Path) 
     for i, row in enumerate(confusion):
         for j, value in enumerate(row):
             ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def reliability_diagram(calibration: dict[str, Any], path: Path) -> None:
+    """Accuracy against confidence per bin (``seqlab.metrics.calibration``'s bins), the diagonal being perfect
+    calibration; the gap to it is shaded, the ECE in the title, and each bin's share of the examples below."""
+    plt = _pyplot()
+    bins = calibration["bins"]
+    total = max(1, sum(b["count"] for b in bins))
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(4.5, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for b in bins:
+        width = b["hi"] - b["lo"]
+        if b["count"]:
+            ax.bar(b["lo"], b["accuracy"], width=width, align="edge", color="tab:blue", edgecolor="black",
+                   linewidth=0.5)
+            low, high = sorted((b["accuracy"], b["confidence"]))
+            ax.bar(b["lo"], high - low, bottom=low, width=width, align="edge", color="tab:red", alpha=0.3,
+                   edgecolor="tab:red", linewidth=0.5, hatch="//")
+        hist.bar(b["lo"], b["count"] / total, width=width, align="edge", color="tab:gray", edgecolor="black",
+                 linewidth=0.5)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="black", linewidth=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability (ECE {calibration['ece']:.4f})")
+    ax.grid(alpha=0.3)
+    hist.set_xlabel("confidence")
+    hist.set_ylabel("share")
+    hist.grid(alpha=0.3)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

@@ -66,6 +66,9 @@ def add_evaluate_options(parser: argparse.ArgumentParser) -> None:
                         help="rename the data's labels to the model's (a file labelled 0/1 for a neg/pos model: 0=neg,1=pos)")
     parser.add_argument("--confusion", default=None,
                         help="where to write the confusion-matrix PNG (default: MODEL_DIR/confusion-SPLIT.png)")
+    parser.add_argument("--reliability", default=None,
+                        help="where to write the reliability-diagram PNG, accuracy against confidence in 15 bins "
+                             "(default: reliability-SPLIT.png beside the confusion matrix)")
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -78,4 +81,6 @@ def format_report(report: dict[str, Any]) -> str:
             + "\n" + text
     if "confusion_png" in report:
         text += f"\n\nconfusion matrix written to {report['confusion_png']}"
+    if "reliability_png" in report:
+        text += f"\nreliability diagram written to {report['reliability_png']}"
     return text

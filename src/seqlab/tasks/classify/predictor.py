@@ -21,7 +21,7 @@ from seqlab.data.classification import (
 from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
 from seqlab.errors import SeqlabError
 from seqlab.inference import Predictor, bucketed_map, check_texts, timed
-from seqlab.metrics import classification_report
+from seqlab.metrics import calibration, classification_report
 from seqlab.modeldir import read_json
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.runtime import Timer, scoped_threads
@@ -258,8 +258,10 @@ def eval_examples(predictor: Classifier, data: str, split: str, options: dict[st
 
 def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix of ``split`` of ``data``; a file
-    is scored whole (see :func:`eval_examples`). The report says what was scored: ``data``, ``split``, ``examples``."""
+    """Accuracy, balanced accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix and the expected
+    calibration error (``ece``, with its bins as ``calibration``) of ``split`` of ``data``; a file is scored whole
+    (see :func:`eval_examples`). The report says what was scored: ``data``, ``split``, ``examples``; the confusion
+    matrix and the reliability diagram are written as PNGs (``confusion_png``, ``reliability_png``)."""
     options = options or {}
     examples, split = eval_examples(predictor, data, split, options, log)
     label_map = parse_label_map(options.get("label_map"))
@@ -276,12 +278,18 @@ def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: 
     index = {lab: i for i, lab in enumerate(predictor.labels)}
     report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
                                    predictor.labels)
-    report.update({"data": data, "split": split, "examples": len(examples)})
+    reliability = calibration([p["confidence"] for p in predictions],
+                              [p["label"] == g for p, g in zip(predictions, examples.labels, strict=True)])
+    report.update({"ece": reliability["ece"], "calibration": reliability,
+                   "data": data, "split": split, "examples": len(examples)})
     timed(report, timer, len(examples), "examples")
-    from seqlab.plots import confusion_matrix
+    from seqlab.plots import confusion_matrix, reliability_diagram
 
     shown = Path(data).name if split == WHOLE else split
     png = Path(options.get("confusion") or predictor.model_dir / f"confusion-{shown}.png")
     confusion_matrix(report["confusion"], report["labels"], png)
     report["confusion_png"] = str(png)
+    reliability_png = Path(options.get("reliability") or png.with_name(f"reliability-{shown}.png"))
+    reliability_diagram(reliability, reliability_png)
+    report["reliability_png"] = str(reliability_png)
     return report
