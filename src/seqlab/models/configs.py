@@ -36,6 +36,8 @@ class Capabilities:
     # seq2seq: the share of gold previous words it ends training with under scheduled sampling (Bengio et al.
     # 2015); None: it always trains on the gold previous words (--tf-schedule does not apply)
     teacher_forcing: float | None = None
+    # a hashed n-gram table whose size the training data decides (the bag with --buckets unset)
+    sizes_table_from_data: bool = False
 
 
 # ---------------------------------------------------- bag (seqlab.models.bag)
@@ -66,10 +68,12 @@ class BagConfig:
     nb_alpha: float = field(default=1.0, metadata={"help": "bag model, nb weighting: smoothing count of the ratios"})
 
     def capabilities(self) -> Capabilities:
+        sized = self.buckets is None and self.ngrams > 1
         if self.weighting == "nb":
             return Capabilities(no_vectors_reason="--weighting nb (a linear model over n-gram features has no word "
-                                                  "vectors); drop --embeddings or use --weighting mean")
-        return Capabilities(vector_width="emb_size")
+                                                  "vectors); drop --embeddings or use --weighting mean",
+                                sizes_table_from_data=sized)
+        return Capabilities(vector_width="emb_size", sizes_table_from_data=sized)
 
     def __post_init__(self) -> None:
         choices(self)

@@ -31,7 +31,7 @@ def resolve(ref: Any) -> Any:
     if not isinstance(ref, str):
         return ref
     module, _, attribute = ref.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    return vars(importlib.import_module(module))[attribute]
 
 
 class _Part(Generic[T]):
@@ -49,7 +49,7 @@ class _Part(Generic[T]):
     def __get__(self, spec: TaskSpec | None, owner: type) -> T | _Part[T]:
         if spec is None:
             return self
-        value = getattr(spec, self.slot)
+        value = spec.__dict__[self.slot]
         if isinstance(value, str):
             value = resolve(value)
             setattr(spec, self.slot, value)

@@ -240,7 +240,7 @@ class ClassifyTask(TrainableTask):
             vocab_size, pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id
         self.pad_id = pad_id
         _prepare_vectors(config, log)
-        if getattr(config.model, "buckets", 0) is None and config.model.ngrams > 1:  # a bag whose table is unset
+        if config.model.capabilities().sizes_table_from_data:  # a bag whose hash table --buckets left unset
             config.model = dataclasses.replace(config.model, buckets=_size_buckets(encoded["train"],
                                                                                    config.model.ngrams, vocab_size, log))
         torch.manual_seed(config.train.seed)
