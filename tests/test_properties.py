@@ -88,11 +88,18 @@ READERS = {  # file name -> how a user's command reads it
 }
 
 
-def _only_seqlab_errors(read, path) -> None:
+def _read_or_refusal(read, path) -> tuple[object, SeqlabError | None]:
+    """What ``read(path)`` gave, or the SeqlabError it refused with; any other exception fails the test."""
     try:
-        read(path)
+        return read(path), None
     except SeqlabError as exc:
-        assert str(exc)
+        return None, exc
+
+
+def assert_read_or_refused(read, path) -> None:
+    result, refusal = _read_or_refusal(read, path)
+    assert (result is None) != (refusal is None)
+    assert refusal is None or str(refusal)  # a refusal says why
 
 
 @NO_FIXTURE_CHECK
@@ -103,7 +110,7 @@ def _only_seqlab_errors(read, path) -> None:
 def test_a_reader_reads_any_file_or_says_why(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
-    _only_seqlab_errors(READERS[name], path)
+    assert_read_or_refused(READERS[name], path)
 
 
 @NO_FIXTURE_CHECK
@@ -111,7 +118,7 @@ def test_a_reader_reads_any_file_or_says_why(tmp_path, name, content):
 def test_a_gzipped_reader_reads_any_file_or_says_why(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
-    _only_seqlab_errors(READERS[name[:-3]] if name[:-3] in READERS else read_labelled, path)
+    assert_read_or_refused(READERS[name[:-3]] if name[:-3] in READERS else read_labelled, path)
 
 
 @NO_FIXTURE_CHECK
@@ -119,7 +126,7 @@ def test_a_gzipped_reader_reads_any_file_or_says_why(tmp_path, name, content):
 def test_parallel_files_read_any_pair_or_say_why(tmp_path, src, tgt):
     (tmp_path / "a.de").write_bytes(src)
     (tmp_path / "a.en").write_bytes(tgt)
-    _only_seqlab_errors(lambda _: read_parallel_files(tmp_path / "a.de", tmp_path / "a.en"), None)
+    assert_read_or_refused(lambda _: read_parallel_files(tmp_path / "a.de", tmp_path / "a.en"), None)
 
 
 CELL = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)

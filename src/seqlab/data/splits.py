@@ -6,7 +6,11 @@ where their files come from; every loader accepts all of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sized
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T", bound=Sized)
 
 SPLIT_ALIASES: dict[str, tuple[str, ...]] = {
     "train": ("train",),
@@ -74,3 +78,33 @@ def scored_line(data: str, split: str, count: int, unit: str) -> str:
     """What an evaluation scored, for its printed report: ``scored 400 examples: all of reviews.csv``."""
     part = f"all of {data}" if split == WHOLE else f"the {split} split of {data}"
     return f"scored {count:,} {unit}: {part}"
+
+
+def scored_part(data: str, split: str, trained_on: str, unit: str, *, train_valid: Callable[[], tuple[T, T]],
+                whole: Callable[[], T] | None, split_of: Callable[[str], T], log=print) -> tuple[T, str]:
+    """What ``evaluate`` scores, the one rule of every task, and the name of what it is.
+
+    The model's own training data with ``split`` train or valid: exactly that part as training made it
+    (``train_valid()``, the seeded carve-out), the train part with a warning. Else a file (``whole`` given) is
+    scored whole, ``"whole"``, with a warning when it is the training data and a note when ``--split`` asked for a
+    part; a dataset or folder gives its ``split_of(split)``. ``unit`` names the examples (``"pairs"``, ...).
+    """
+    part = own_part(data, split, trained_on)
+    if part is not None:
+        train, valid = train_valid()
+        if part == "valid":
+            return valid, "valid"
+        log(training_data_warning(data, f"scoring the {len(train):,} {unit} training learnt from, which says how "
+                                        "well it fits them, not how it does on new text"))
+        return train, "train"
+    if whole is None:
+        return split_of(split), split
+    examples = whole()
+    if same_data(data, trained_on):
+        learnt = len(train_valid()[0])
+        log(training_data_warning(data, f"scoring all {len(examples):,} {unit}, {learnt:,} of which training learnt "
+                                        "from; give held-out data with --data, or --split valid for the part training "
+                                        "held out"))
+    elif (note := whole_file_note(data, split)) is not None:
+        log(note)
+    return examples, WHOLE

@@ -18,7 +18,7 @@ from seqlab.data.classification import (
     load_split,
     load_train_valid,
 )
-from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
+from seqlab.data.splits import WHOLE, same_data, scored_part
 from seqlab.errors import SeqlabError
 from seqlab.inference import Predictor, bucketed_map, check_texts, timed
 from seqlab.metrics import calibration, classification_report
@@ -235,26 +235,9 @@ def eval_examples(predictor: Classifier, data: str, split: str, options: dict[st
                                   label_column=options.get("label_column") or cfg.label_column,
                                   valid_fraction=cfg.valid_fraction, split_seed=cfg.split_seed,
                                   valid_data=cfg.valid_data if own else None, limit=cfg.limit if own else None)
-    part = own_part(data, split, cfg.data)
-    if part is not None:
-        train, valid = load_train_valid(data_cfg)
-        if part == "train":
-            log(training_data_warning(data, f"scoring the {len(train):,} examples training learnt from, which says "
-                                            "how well it fits them, not how it does on new text"))
-            return train, "train"
-        return valid, "valid"
-    if is_single_source(data):
-        examples = load_split(data_cfg, "train")  # a file handed over is scored whole, whatever --split says
-        if own:
-            learnt = len(load_train_valid(data_cfg)[0])
-            log(training_data_warning(data, f"scoring all {len(examples):,} examples, {learnt:,} of which training "
-                                            "learnt from; give held-out data with --data, or --split valid for the "
-                                            "part training held out"))
-        elif (note := whole_file_note(data, split)) is not None:
-            log(note)
-        return examples, WHOLE
-    return load_split(data_cfg, split), split
-
+    return scored_part(data, split, cfg.data, "examples", train_valid=lambda: load_train_valid(data_cfg),
+                       whole=(lambda: load_split(data_cfg, "train")) if is_single_source(data) else None,
+                       split_of=lambda name: load_split(data_cfg, name), log=log)  # a file: whole, whatever --split says
 
 def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from seqlab.data.corpus import Corpus, LMDataConfig, is_file_source, load_split, load_train_valid, read_whole
-from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
+from seqlab.data.splits import same_data, scored_part
 from seqlab.decode import SamplingConfig, sample
 from seqlab.errors import SeqlabError
 from seqlab.inference import Predictor, check_text, check_texts, timed, with_valid_metric
@@ -144,26 +144,9 @@ def eval_corpus(predictor: LanguageModel, data: str, split: str, log=print) -> t
     cfg = predictor.config.data
     own = same_data(data, cfg.data)
     data_cfg = LMDataConfig(data=data, valid_data=cfg.valid_data if own else None, split_seed=cfg.split_seed)
-    part = own_part(data, split, cfg.data)
-    if part is not None:
-        train, valid = load_train_valid(data_cfg)
-        if part == "train":
-            log(training_data_warning(data, f"scoring the {len(train):,} lines training learnt from, which says how "
-                                            "well it fits them, not how it predicts new text"))
-            return train, "train"
-        return valid, "valid"
-    if is_file_source(data):
-        corpus = read_whole(data)  # text files handed over are scored whole, whatever --split says
-        if own:
-            learnt = len(load_train_valid(data_cfg)[0])
-            log(training_data_warning(data, f"scoring all {len(corpus):,} lines, {learnt:,} of which training learnt "
-                                            "from; give held-out text with --data, or --split valid for the lines "
-                                            "training held out"))
-        elif (note := whole_file_note(data, split)) is not None:
-            log(note)
-        return corpus, WHOLE
-    return load_split(data_cfg, split), split
-
+    return scored_part(data, split, cfg.data, "lines", train_valid=lambda: load_train_valid(data_cfg),
+                       whole=(lambda: read_whole(data)) if is_file_source(data) else None,
+                       split_of=lambda name: load_split(data_cfg, name), log=log)
 
 def evaluate(predictor: LanguageModel, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:

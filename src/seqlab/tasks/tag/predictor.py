@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.data.conll import TaggedSentences, load_split, read_conll
-from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
+from seqlab.data.splits import scored_part
 from seqlab.errors import SeqlabError
 from seqlab.inference import Predictor, timed, with_valid_metric
 from seqlab.metrics import span_report
@@ -30,7 +30,6 @@ from seqlab.tasks.tag.recipe import (
     load_train_valid,
     make_features,
     predict_items,
-    read_split,
     reads_pretrained_text,
     to_scheme,
 )
@@ -82,28 +81,10 @@ def eval_split(predictor: Tagger, data: str, split: str, options: dict[str, Any]
     word_column = cfg.word_column if word_column is None else word_column
     scheme = normalize_scheme(options["scheme"]) if options.get("scheme") else None
     path = Path(data).expanduser()
-    own = same_data(data, cfg.data)
     same = replace(cfg, data=data, tag_column=tag_column, word_column=word_column, scheme=scheme or cfg.scheme)
-    part = own_part(data, split, cfg.data)
-    if part == "valid":
-        return read_split(same, "valid"), "valid"
-    if part == "train":
-        train = load_train_valid(same)[0]  # --limit too
-        log(training_data_warning(data, f"scoring the {len(train):,} sentences training learnt from, which says how "
-                                        "well it fits them, not how it tags new text"))
-        return train, "train"
-    if path.is_file():
-        whole = read_conll(path, word_column, tag_column, scheme)  # a file handed over is scored whole
-        if own:
-            learnt = len(load_train_valid(same)[0])
-            log(training_data_warning(data, f"scoring all {len(whole):,} sentences, {learnt:,} of which training "
-                                            "learnt from; give held-out data with --data, or --split valid for the "
-                                            "part training held out"))
-        elif (note := whole_file_note(data, split)) is not None:
-            log(note)
-        return whole, WHOLE
-    return load_split(data, split, word_column, tag_column, scheme), split
-
+    return scored_part(data, split, cfg.data, "sentences", train_valid=lambda: load_train_valid(same),  # --limit too
+                       whole=(lambda: read_conll(path, word_column, tag_column, scheme)) if path.is_file() else None,
+                       split_of=lambda name: load_split(data, name, word_column, tag_column, scheme), log=log)
 
 def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:

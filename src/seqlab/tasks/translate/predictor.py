@@ -16,7 +16,7 @@ from seqlab.data.parallel import (
     load_train_valid,
     read_whole,
 )
-from seqlab.data.splits import WHOLE, own_part, same_data, training_data_warning, whole_file_note
+from seqlab.data.splits import same_data, scored_part
 from seqlab.decode import unk_replace
 from seqlab.errors import SeqlabError
 from seqlab.inference import Predictor, check_texts, timed, with_valid_metric
@@ -139,26 +139,9 @@ def eval_pairs(predictor: Translator, data: str, split: str, log=print) -> tuple
     own = same_data(data, cfg.data)
     data_cfg = TranslateDataConfig(data=data, src=cfg.src, tgt=cfg.tgt, heldout=cfg.heldout, split_seed=cfg.split_seed,
                                    valid_data=cfg.valid_data if own else None, limit=cfg.limit if own else None)
-    part = own_part(data, split, cfg.data)
-    if part is not None:
-        train, valid = load_train_valid(data_cfg)
-        if part == "train":
-            log(training_data_warning(data, f"scoring the {len(train):,} pairs training learnt from, which says how "
-                                            "well it fits them, not how it translates new text"))
-            return train, "train"
-        return valid, "valid"
-    if is_file_source(data):
-        pairs = read_whole(data)  # a file (pair) handed over is scored whole, whatever --split says
-        if own:
-            learnt = len(load_train_valid(data_cfg)[0])
-            log(training_data_warning(data, f"scoring all {len(pairs):,} pairs, {learnt:,} of which training learnt "
-                                            "from; give held-out data with --data, or --split valid for the part "
-                                            "training held out"))
-        elif (note := whole_file_note(data, split)) is not None:
-            log(note)
-        return pairs, WHOLE
-    return load_split(data_cfg, split), split
-
+    return scored_part(data, split, cfg.data, "pairs", train_valid=lambda: load_train_valid(data_cfg),
+                       whole=(lambda: read_whole(data)) if is_file_source(data) else None,
+                       split_of=lambda name: load_split(data_cfg, name), log=log)
 
 def evaluate(predictor: Translator, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
              log=print) -> dict[str, Any]:
