@@ -6,12 +6,12 @@ Nothing in an export is pickled. A damaged, truncated or foreign directory is re
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
+from seqlab.modeldir import read_json  # imports no torch (weights are read lazily)
 
 EXPORT_FORMAT = "seqlab-export"
 EXPORT_VERSION = 1
@@ -28,10 +28,7 @@ def read_export_config(path: str | Path, expect_task: str | None = None) -> dict
     file = folder / EXPORT_CONFIG
     if not file.is_file():
         raise SeqlabError(f"{folder} is not a seqlab export (no {EXPORT_CONFIG}); make one with seqlab export")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SeqlabError(f"{file} is damaged: {exc}") from None
+    data = read_json(folder, EXPORT_CONFIG)
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise SeqlabError(f"{file} is not a seqlab export (format {data.get('format') if isinstance(data, dict) else None!r})")
     if data.get("format_version", 0) > EXPORT_VERSION:
@@ -45,13 +42,8 @@ def read_export_config(path: str | Path, expect_task: str | None = None) -> dict
 
 
 def read_export_json(path: str | Path, name: str) -> Any:
-    file = Path(path) / name
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SeqlabError(f"{Path(path)} is incomplete: {name} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SeqlabError(f"{file} is damaged: {exc}") from None
+    """A JSON file of an export, read as a model directory's are (:func:`seqlab.modeldir.read_json`)."""
+    return read_json(Path(path), name)
 
 
 def ort_threads(threads: int | None = None) -> int:
