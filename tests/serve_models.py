@@ -23,6 +23,7 @@ from conftest import make_reviews
 
 import seqlab
 from seqlab.errors import SeqlabError
+from seqlab.models.configs import Capabilities
 
 COLUMNS = {"text_column": "review", "label_column": "sentiment"}
 QUIET = {"progress": False, "log": lambda *_: None}
@@ -137,6 +138,7 @@ class FakeTagger:
     """Tags capitalised words: PER if the word is in ``people``, else LOC; the interface of the tag task."""
 
     task = "tag"
+    capabilities = Capabilities()  # no vector of a text: it does not answer the embed route
     people = {"Ada", "Alan", "Grace"}
     labels = ["O", "B-PER", "B-LOC"]
 
@@ -170,6 +172,7 @@ class FakeLM:
     """Continues a prompt with numbered words; ``stream`` yields them one by one with a pause (to see pieces)."""
 
     task = "lm"
+    capabilities = Capabilities()  # no vector of a text: it does not answer the embed route
 
     def describe(self) -> dict:
         return {}
@@ -204,6 +207,7 @@ class SlowClassifier:
     """A classifier that takes ``delay`` seconds per call and records each call's texts (batching, 503, 504)."""
 
     task = "classify"
+    capabilities = Capabilities()  # no vector of a text: it does not answer the embed route
     labels = ["neg", "pos"]
     has_attention = False
 
@@ -236,3 +240,28 @@ class SlowClassifier:
             out.append({"label": r["label"], "confidence": r["confidence"], "tokens": text.split(),
                         "token_scores": scores, "contributions": scores, "method": "linear", "attention": None})
         return out
+
+
+@lru_cache(maxsize=1)
+def lm_dir() -> Path:
+    """A tiny word-level RNN language model on a generated story (the plumbing, not the quality)."""
+    rng = random.Random(0)
+    words = "the a cat dog sat ran on under mat tree and big small".split()
+    text = _root() / "story.txt"
+    text.write_text("".join(" ".join(rng.choices(words, k=rng.randint(3, 10))) + "\n" for _ in range(200)),
+                    encoding="utf-8")
+    return _train("lm", "lm", data=str(text), emb_size=16, hidden_size=16, batch_size=4, bptt=12, epochs=1,
+                  max_time=None, threads=1)
+
+
+@lru_cache(maxsize=1)
+def tagger_dir() -> Path:
+    """A tiny BiLSTM-CRF tagger on generated CoNLL sentences."""
+    from test_tag_task import write_conll
+
+    folder = _root() / "ner"
+    folder.mkdir(exist_ok=True)
+    write_conll(folder / "train.txt", 120, seed=1)
+    write_conll(folder / "dev.txt", 20, seed=2)
+    return _train("tag", "tagger", data=str(folder), embeddings=None, emb_size=8, case_emb_size=2, char_emb_size=4,
+                  char_filters=4, hidden_size=8, batch_size=16, epochs=1, max_time=None, threads=1)

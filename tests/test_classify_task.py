@@ -248,8 +248,10 @@ def test_embeddings_that_do_not_fit_the_model_are_refused_clearly(tmp_path, revi
     vectors.write_text("great 1 2 3 4 5 6\nawful 6 5 4 3 2 1\n", encoding="utf-8")
     common = ["train", "classify", "--data", str(reviews_csv), "--text-column", "review", "--label-column",
               "sentiment", "--no-progress", "--embeddings", str(vectors)]
-    assert main([*common, "--model", "bag", "--weighting", "nb", "--out", str(tmp_path / "a")]) == 2
-    assert "does not apply to --model bag --weighting nb" in capsys.readouterr().err
+    # an nb bag takes them now, as averaged features beside its n-grams (issue 21), sized from the file
+    assert main([*common, "--model", "bag", "--weighting", "nb", "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["config"]["model"]["vector_features"] == 6
+    capsys.readouterr()
     assert main([*common, "--model", "transformer", "--heads", "4", "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "6-dimensional vectors, which 4 attention heads do not divide" in err and "Traceback" not in err

@@ -2,15 +2,13 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_reviews
+from test_runtime_install import run_torch_free
 
 import seqlab
 from seqlab.api import train
@@ -105,17 +103,20 @@ def test_cli_round_trip(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-def test_the_runtime_needs_no_torch():
-    folder = exported("rnn")
-    code = ("import sys, json; sys.modules['torch'] = None\n"
-            "import seqlab\n"
-            f"m = seqlab.load({str(folder)!r})\n"
-            f"print(json.dumps([r['label'] for r in m.predict({TEXTS!r})]))\n"
-            "assert sys.modules['torch'] is None\n")
-    env = {**os.environ, "PYTHONPATH": SRC}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout) == [r["label"] for r in seqlab.load(trained("rnn")).predict(TEXTS)]
+@pytest.mark.parametrize("model", ["bag", "rnn", "transformer"])
+def test_the_runtime_needs_no_torch(model, tmp_path, capsys):
+    """Predict and evaluate an export as a `seqlab[runtime]` install would: no torch, nor any of the train extra."""
+    folder, data = exported(model), _root() / "reviews.csv"
+    code = (f"import seqlab\nm = seqlab.load({str(folder)!r})\n"
+            f"print(json.dumps([r['label'] for r in m.predict({TEXTS!r})]))\n")
+    assert json.loads(run_torch_free(code)) == [r["label"] for r in seqlab.load(trained(model)).predict(TEXTS)]
+    code = f"from seqlab.cli import main\nmain(['evaluate', {str(folder)!r}, '--data', {str(data)!r}, '--json'])\n"
+    report = json.loads(run_torch_free(code).splitlines()[-1])
+    assert main(["evaluate", str(trained(model)), "--data", str(data), "--json",
+                 "--confusion", str(tmp_path / "confusion.png")]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    assert report["examples"] == expected["examples"] and report["accuracy"] == expected["accuracy"]
+    assert report["macro_f1"] == expected["macro_f1"] and "confusion_png" not in report  # no matplotlib there
 
 
 def test_an_export_is_served_beside_a_model_directory():
@@ -130,6 +131,16 @@ def test_an_export_is_served_beside_a_model_directory():
                    for name in ("onnx", "torch")]
         assert [r["label"] for r in answers[0]["results"]] == [r["label"] for r in answers[1]["results"]]
         assert client.get("/v1/models/onnx").json()["config"]["export"] == "onnx"
+
+
+def test_an_export_is_served_without_torch():
+    code = ("from fastapi.testclient import TestClient\nfrom seqlab.serve.app import create_app\n"
+            "from seqlab.serve.loading import load_models\n"
+            f"models = load_models(['onnx={exported('bag')}'], log=lambda *_: None)\n"
+            "with TestClient(create_app(models)) as client:\n"
+            f"    print(json.dumps(client.post('/v1/models/onnx/classify', json={{'texts': {TEXTS[:2]!r}}}).json()))\n")
+    answer = json.loads(run_torch_free(code).splitlines()[-1])
+    assert [r["label"] for r in answer["results"]] == [r["label"] for r in seqlab.load(trained("bag")).predict(TEXTS[:2])]
 
 
 def test_damaged_foreign_and_unexportable_directories_get_one_clear_error(tmp_path, capsys):
@@ -189,12 +200,15 @@ def test_a_tagger_exports_its_emissions_and_decodes_with_the_numpy_crf():
             [(e["type"], e["start"], e["end"]) for e in w["entities"]]
         assert [e["confidence"] for e in g["entities"]] == pytest.approx([e["confidence"] for e in w["entities"]],
                                                                           abs=1e-4)
-    code = ("import sys, json; sys.modules['torch'] = None\nimport seqlab\n"
-            f"print(json.dumps(seqlab.load({str(fp32)!r}).tag({texts!r})))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert [r["tags"] for r in json.loads(done.stdout)] == [w["tags"] for w in want]
+    code = f"import seqlab\nprint(json.dumps(seqlab.load({str(fp32)!r}).tag({texts!r})))\n"
+    assert [r["tags"] for r in json.loads(run_torch_free(code))] == [w["tags"] for w in want]
+    dev = tagger_dir().parent / "conll" / "dev.txt"
+    code = f"from seqlab.cli import main\nmain(['evaluate', {str(fp32)!r}, '--data', {str(dev)!r}, '--json'])\n"
+    report = json.loads(run_torch_free(code).splitlines()[-1])  # seqlab evaluate on the export, torch-free
+    from seqlab.tasks.tag.evaluate import evaluate
+
+    expected = evaluate(torch_model, data=str(dev), log=lambda *_: None)
+    assert report["f1"] == pytest.approx(expected["f1"], abs=1e-9) and report["sentences"] == expected["sentences"]
 
 
 def test_evaluate_runs_on_exports_with_the_same_report(capsys):

@@ -366,6 +366,11 @@ README_SKIPS = {  # a part of a command -> why the test does not run it
     "seqlab serve": "starts a server that runs until it is stopped (tests/test_serve_*.py run one)",
     "--model pretrained": "fine-tunes the MiniLM encoder (the hf extra): minutes, not seconds",
     "classify ...": "'...' stands for the flags of an earlier command",
+    "--device cuda": "needs a CUDA GPU (none here; the CPU paths of the same code run in these tests)",
+    "torchrun": "launches several processes (tests/test_distributed.py runs torchrun, two nodes included)",
+    "--top 5000": "a 5,000-word t-SNE map: about 45 s here (tests/test_maps.py draws small ones)",
+    "big/": "needs the 10x IMDB corpus that benchmarks/make_big_imdb.py writes (tests/test_streaming.py streams small ones)",
+    "docs/glove-map.png": "redraws the README's figure: 13 s of t-SNE (tests/test_maps.py draws small maps)",
 }
 # appended to every `seqlab train` so that the recipes (up to 60-minute budgets) make one pass over the tiny data;
 # everything else runs exactly as the README writes it
@@ -439,6 +444,13 @@ def _user_files(cwd: Path) -> None:
     (cwd / "many.txt").write_text("".join(t + "\n" for t, _ in rows), encoding="utf-8")
     (cwd / "my_book.txt").write_text("".join(t + "\n" for t, _ in rows), encoding="utf-8")
     _two_column_file(cwd / "my.conll")
+    # the embeddings sections' files: a corpus, word lists for maps, similarity pairs, analogy questions, labels
+    (cwd / "my_corpus.txt").write_text("".join(t + "\n" for t, _ in rows * 3), encoding="utf-8")
+    (cwd / "words.txt").write_text("king\nqueen\nfrance\nparis\nfootball\ncomputer\n", encoding="utf-8")
+    (cwd / "topics.tsv").write_text("king\troyalty\nqueen\troyalty\nfrance\tplaces\nparis\tplaces\n", encoding="utf-8")
+    (cwd / "my_pairs.tsv").write_text("film\tmovie\t9\ngreat\tgood\t8\nfilm\tgood\t2\n", encoding="utf-8")
+    (cwd / "my_questions.txt").write_text(": words\nfilm movie good great\n", encoding="utf-8")
+    (cwd / "labels.txt").write_text("".join(lab + "\n" for _, lab in rows[:5]), encoding="utf-8")
 
 
 @pytest.mark.slow  # every runnable README command on tiny data (~15 s)

@@ -55,7 +55,7 @@ def test_health_ready_and_the_model_list(client):
     assert info["rnn"]["has_attention"] is True and info["rnn"]["config"]["model"] == "rnn"
     assert info["bag"]["metrics"]["valid"]["accuracy"] > 0.5  # metrics.json of the model directory
     assert info["de-en"]["languages"] == {"src": "de", "tgt": "en"}
-    assert info["de-en"]["routes"] == ["translate"] and info["lm"]["routes"] == ["generate"]
+    assert info["de-en"]["routes"] == ["translate", "embed"] and info["lm"]["routes"] == ["generate"]  # a fake: no vectors
     assert info["bag"]["load_seconds"] > 0
     assert client.get("/v1/models/rnn").json()["name"] == "rnn"
     missing = client.get("/v1/models/nope")

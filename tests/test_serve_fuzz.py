@@ -38,14 +38,14 @@ from serve_models import FakeLM, FakeTagger, bag_dir, rnn_dir, translator_dir  #
 
 import seqlab  # noqa: E402
 from seqlab.serve.app import create_app  # noqa: E402
-from seqlab.serve.handlers import handlers  # noqa: E402
+from seqlab.serve.handlers import handlers, routes  # noqa: E402
 from seqlab.serve.limits import ServeLimits  # noqa: E402
 from seqlab.serve.loading import load_models, served  # noqa: E402
 
 pytestmark = [pytest.mark.serve, pytest.mark.slow]  # tiny models train first; then ~1,000 requests
 
 LIMITS = ServeLimits(max_texts=8, max_chars=500, max_body=16_384, max_wait_ms=1, timeout=30)
-TASK_ROUTES = sorted(handlers())  # classify, generate, tag, translate (and any task registered before this module)
+TASK_ROUTES = sorted(routes())  # classify, embed, generate, tag, translate (and any task registered before this module)
 OPERATIONS = ["GET /health", "GET /ready", "GET /v1/models", "GET /v1/models/{name}", "GET /metrics",
               *(f"POST /v1/models/{{name}}/{route}" for route in TASK_ROUTES)]
 PER_TASK_ROUTE, PER_OTHER_ROUTE, RAW_REQUESTS, WITHOUT_KEY = 150, 10, 600, 20
@@ -115,15 +115,16 @@ def report():
         print(f"\nfuzzed {sum(SENT.values())} requests, no 5xx:\n" + "\n".join(lines))
 
 
-def _task_of(route: str) -> str:
-    return handlers()[route].task
+def _tasks_of(route: str) -> set[str]:
+    return set(routes()[route])  # embed: every task with vectors of a text
 
 
 def _names(models, route: str) -> list[str]:
-    """The models a route is sent to: mostly its own task's (their answers are the point), another task's, none."""
-    own = [m.name for m in models if m.task == _task_of(route)]
-    other = next(m.name for m in models if m.task != _task_of(route))
-    return own * 4 + [other, "nope"]
+    """The models a route is sent to: mostly its own tasks' (their answers are the point), another task's (when
+    there is one), none."""
+    own = [m.name for m in models if m.task in _tasks_of(route)]
+    other = [m.name for m in models if m.task not in _tasks_of(route)][:1]
+    return own * 4 + other + ["nope"]
 
 
 def _error_shape(status: int, content_type: str, body: bytes) -> None:
@@ -178,7 +179,7 @@ ANY_TEXT = st.lists(st.one_of(st.text(max_size=8), SURROGATES), max_size=6).map(
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | ANY_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4), max_leaves=12)
-FIELDS = sorted({name for h in handlers().values() for name in h.request_model.model_fields})  # texts, prompt, beam, ...
+FIELDS = sorted({name for h in handlers() for name in h.request_model.model_fields})  # texts, prompt, beam, ...
 REQUESTS = st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES | st.lists(ANY_TEXT, min_size=1, max_size=9), max_size=5)
 NEARLY_VALID = st.one_of(  # the right shapes, with any text in them (lone surrogates: 422, never a 500)
     st.fixed_dictionaries({"texts": st.lists(ANY_TEXT, min_size=1, max_size=3)}, optional={"explain": st.booleans()}),

@@ -183,3 +183,32 @@ def test_a_model_whose_task_has_no_part_of_the_page_is_listed_but_not_shown(brow
     assert "cannot show toy models" in page.inner_text("#status")
     assert page.inner_text("#output") == ""
     assert page.locator("#options *").count() == 0
+
+
+def test_a_served_models_lines_are_drawn_as_a_map(browser_page):
+    """"Map the lines" embeds each line (POST .../embed) and lays the texts out by PCA in the page: the points are
+    numpy's first two principal components of the unit vectors (up to each axis' sign), each named by its text."""
+    import numpy as np
+
+    page, _, predictors = browser_page
+    lines = [REVIEW, "Dull, tedious and awful.", "A superb, moving story.", "the film was a movie", "Boring and poor."]
+    page.select_option("#model", label="rnn (classify)")
+    page.fill("#text", "\n".join(lines))
+    page.click("#map-run")
+    page.wait_for_selector("#text-map .map-point")
+    points = page.eval_on_selector_all("#text-map .map-point", """els => els.map(e => [e.dataset.text,
+        Number(e.querySelector('circle').getAttribute('cx')), Number(e.querySelector('circle').getAttribute('cy'))])""")
+    assert [t for t, _, _ in points] == lines
+    vectors = predictors["rnn"].embed(lines)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    centred = unit - unit.mean(0)
+    expected = centred @ np.linalg.svd(centred)[2][:2].T  # (N, 2)
+    shown = np.array([[x, -y] for _, x, y in points])  # the SVG's y grows downwards
+    for axis in range(2):
+        want = (expected[:, axis] - expected[:, axis].min()) / np.ptp(expected[:, axis])
+        got = (shown[:, axis] - shown[:, axis].min()) / np.ptp(shown[:, axis])
+        assert min(np.abs(got - want).max(), np.abs(got - (1 - want)).max()) < 0.01, axis
+    assert "5 texts, 32-d vectors (attention-pooled gru states" in page.inner_text("#status")
+    page.select_option("#model", label="bag (classify)")  # an nb-weighted bag has no vector of a text
+    assert page.locator("#map-run").is_hidden()
+    page.fill("#text", "")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.config import read_config_file
+from seqlab.distributed import launched
 from seqlab.modeldir import CHECKPOINT, CONFIG, check_out_dir
 from seqlab.tasks.base import get_task, load_model
 
@@ -27,16 +28,22 @@ def train(task: str, out: str | Path, *, config: str | Path | None = None, resum
 
     >>> seqlab.train("classify", "runs/imdb-bag", data="imdb", model="bag", epochs=5)  # doctest: +SKIP
     """
+    from seqlab.extras import require_torch
+
     out = Path(out)
     spec = get_task(task)
-    cfg = make_config(task, config, settings)
-    existed = check_out_dir(out, task, model_name=cfg.model_name, resume=resume, overwrite=overwrite)  # before data
-    try:
-        return spec.train(cfg, out, resume=resume, log=log)
-    except BaseException:  # a user error, an interrupt: a directory this call made is not left half-written
-        if not existed and out.is_dir() and not (out / CONFIG).exists() and not (out / CHECKPOINT).exists():
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+    cfg = make_config(task, config, settings)  # a mistyped setting is said first, with or without torch
+    require_torch("training")
+    # under torchrun: join the job; rank 0 checks --out and builds the data first, the others wait, then log nothing
+    with launched(cfg.train.device, cfg.train.dist_timeout, log) as (where, log):
+        existed = check_out_dir(out, task, model_name=cfg.model_name, resume=resume, overwrite=overwrite) \
+            if where.main else True  # before data
+        try:
+            return spec.train(cfg, out, resume=resume, log=log)
+        except BaseException:  # a user error, an interrupt: a directory this call made is not left half-written
+            if not existed and out.is_dir() and not (out / CONFIG).exists() and not (out / CHECKPOINT).exists():
+                shutil.rmtree(out, ignore_errors=True)
+            raise
 
 
 def load(path: str | Path, device: str = "cpu", **options: Any) -> Any:

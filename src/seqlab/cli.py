@@ -1,7 +1,7 @@
 """The ``seqlab`` command line: parse arguments and call a task. No logic of its own, and no task names.
 
-``seqlab train TASK ...``, ``seqlab evaluate MODEL_DIR ...``, ``seqlab vectors ...`` and ``seqlab serve ...`` are
-defined here; every task registers its own commands (``seqlab predict``, ``seqlab generate``, ...),
+``seqlab train TASK ...``, ``seqlab evaluate MODEL_DIR ...``, ``seqlab vectors ...``, ``seqlab embed MODEL_DIR ...``
+and ``seqlab serve ...`` are defined here; every task registers its own commands (``seqlab predict``, ``seqlab generate``, ...),
 ``evaluate`` options and report in its package (``seqlab/tasks/<name>/commands.py``). The README's quick start shows
 the short commands; on a GPU add ``--device cuda`` (``--precision auto``, the default, then trains in bf16).
 """
@@ -32,6 +32,8 @@ def cmd_train(args: argparse.Namespace, extra: dict) -> int:
         else:
             print("seqlab: interrupted before the first checkpoint; nothing was saved", file=sys.stderr)
         return 130
+    if summary.get("rank", 0):  # under torchrun, rank 0 speaks for the job
+        return 0
     best = summary["best"]
     shown = f"{best:.4f}" if isinstance(best, float) else best
     print(f"best valid {summary['metric']} {shown} at epoch {summary['best_epoch']}; "
@@ -47,14 +49,24 @@ def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
     from seqlab.tasks.base import evaluate_parser, get_task
 
     export = is_export_dir(args.model_dir)
+    if not export:
+        from seqlab.vector_files import evaluate_vector_file, is_vector_file
+
+        if is_vector_file(args.model_dir):  # pretrained word vectors: similarity and analogies
+            return evaluate_vector_file(args.model_dir, args.task_options, as_json=args.json)
     meta = read_export_config(args.model_dir) if export else read_model_config(args.model_dir)
+    if not export:
+        from seqlab.extras import require_torch_for_model_dir
+
+        require_torch_for_model_dir(args.model_dir)
     spec = get_task(meta.get("task", ""))
     options = vars(evaluate_parser(spec).parse_args(args.task_options))
     options["batch_size"] = args.batch_size
-    from seqlab.runtime import set_threads
+    if not export:  # an export sets ONNX Runtime's own threads, and imports no torch
+        from seqlab.runtime import set_threads
 
-    set_threads(args.threads)
-    runtime_options = {"threads": args.threads} if export else {}  # ONNX Runtime's own threads
+        set_threads(args.threads)
+    runtime_options = {"threads": args.threads} if export else {}
     predictor = load(args.model_dir, device=args.device, precision=args.precision, **runtime_options)
     data = args.data or predictor.config.data.data
     report = spec.evaluate(predictor, data=data, split=args.split, options=options, log=_log)
@@ -63,16 +75,69 @@ def cmd_evaluate(args: argparse.Namespace, _extra: dict) -> int:
 
 
 def cmd_vectors(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.vectors import analogies, neighbours
+    from seqlab import vectors as vec
 
+    if args.plot:  # what is wrong with the request is said before the vectors are read
+        from seqlab.maps import check_method, check_output
+
+        check_output(args.plot)
+        check_method(args.method)
+    groups = vec.read_groups(args.groups) if args.groups else None
+    words = vec.read_word_list(args.words) if args.words else None
+    highlight = [w.strip() for w in (args.highlight or "").split(",") if w.strip()]
+    vectors = vec.vector_source(args.vectors)
+    if args.plot:
+        summary = vec.plot(vectors, args.plot, method=args.method, words=words, top=args.top, highlight=highlight,
+                           groups=groups, title=args.title or f"{Path(args.vectors).name}: {args.method}", log=_log)
+        print(f"mapped {summary['points']} words ({summary['method']}, {summary['seconds']:.1f}s) into {args.plot}")
+        return 0
     if args.analogy:
         a, b, c = args.analogy
-        results = analogies(args.vectors, a, b, c, k=args.k)
+        results = vec.analogies(vectors, a, b, c, k=args.k)
         print(f"{a} : {b} :: {c} : ?")
     else:
-        results = neighbours(args.vectors, args.neighbours, k=args.k)
+        results = vec.neighbours(vectors, args.neighbours, k=args.k)
     for word, sim in results:
         print(f"{word}\t{sim:.4f}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, _extra: dict) -> int:
+    """Generic: any model directory's predictor gives one vector per text (its task decides how)."""
+    from seqlab.commandline import read_inputs
+    from seqlab.embedding_io import check_vectors_out, read_labels, write_vectors
+
+    if not args.out and not args.plot:
+        raise SeqlabError("say where the vectors go: --out vecs.npy|vecs.jsonl, --plot map.html|map.png, or both")
+    if args.out:
+        check_vectors_out(args.out)
+    if args.plot:
+        from seqlab.maps import check_method, check_output
+
+        check_output(args.plot)
+        check_method(args.method)
+    texts = read_inputs(args)
+    labels = read_labels(args.labels, len(texts)) if args.labels else None
+    from seqlab.export.format import is_export_dir
+    from seqlab.runtime import set_threads
+    from seqlab.tasks.base import load_model
+
+    if is_export_dir(args.model_dir):
+        raise SeqlabError(f"{args.model_dir} is an export (seqlab export); embed with the model directory it was "
+                          "made from")
+    set_threads(args.threads)
+    predictor = load_model(args.model_dir, device=args.device, precision=args.precision)
+    vectors = predictor.embed(texts, batch_size=args.batch_size)
+    what = predictor.capabilities.text_vector
+    if args.out:
+        write_vectors(args.out, texts, vectors, labels)
+        _log(f"embedded {len(texts)} texts: {vectors.shape[1]}-d vectors ({what}) in {args.out}")
+    if args.plot:
+        from seqlab.maps import write_map
+
+        summary = write_map(args.plot, texts, vectors, method=args.method, groups=labels, kind="texts",
+                            title=args.title or f"{Path(args.model_dir).name}: {len(texts)} texts ({what})", log=_log)
+        _log(f"mapped {summary['points']} texts ({summary['method']}, {summary['seconds']:.1f}s) into {args.plot}")
     return 0
 
 
@@ -83,7 +148,7 @@ def _log(message: str) -> None:
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     import seqlab.tasks  # noqa: F401  (registers the built-in tasks)
     from seqlab import __version__
-    from seqlab.commandline import add_runtime_options
+    from seqlab.commandline import add_runtime_options, options_among_texts
     from seqlab.tasks.base import TASKS
     parser = argparse.ArgumentParser(prog="seqlab", description="Train, evaluate and use sequence models for text.")
     parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
@@ -114,13 +179,43 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=cmd_evaluate, task_options=[])
 
-    ve = commands.add_parser("vectors", help="nearest neighbours and analogies in word vectors")
-    ve.add_argument("vectors", help="glove-6b-50d or a .txt/.vec file")
+    ve = commands.add_parser("vectors", help="neighbours, analogies and maps of word vectors",
+                             description="Nearest neighbours, analogies and 2-D maps (PNG or an interactive HTML page) "
+                                         "of word vectors: GloVe, a .txt/.vec file, or a trained model's own input "
+                                         "embedding table.")
+    ve.add_argument("vectors", help="glove-6b-50d, a .txt/.vec file, or a model directory (its input embedding table)")
     group = ve.add_mutually_exclusive_group(required=True)
     group.add_argument("--neighbours", metavar="WORD")
     group.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"), help="A is to B as C is to ?")
-    ve.add_argument("-k", type=int, default=10)
+    group.add_argument("--plot", metavar="MAP", help="draw a map: MAP.png (a figure) or MAP.html (pan, zoom, hover, "
+                                                     "search with neighbours)")
+    ve.add_argument("-k", type=int, default=10, help="answers to list")
+    _map_options(ve)
+    ve.add_argument("--words", metavar="FILE", help="map these words (one per line)")
+    ve.add_argument("--top", type=int, default=None, metavar="N",
+                    help="map the N most frequent words (default 1000; punctuation left out)")
+    ve.add_argument("--highlight", metavar="W1,W2", help="ring and label these words, each with its neighbours as a "
+                                                          "group in the legend")
+    ve.add_argument("--groups", metavar="FILE", help="colour by a grouping: word<TAB>group lines")
     ve.set_defaults(func=cmd_vectors)
+
+    em = commands.add_parser("embed", help="one vector per text from any model (the representation it pools)",
+                             description="One vector per text from a trained model: the pooled representation its "
+                                         "answer is read from (a classifier's pooled vector, a tagger's, translator "
+                                         "encoder's or language model's mean state), saved and/or mapped.")
+    em.add_argument("model_dir")
+    em.add_argument("texts", nargs="*", help="texts (else --file, else standard input)")
+    em.add_argument("--file", default=None, help="one text per line")
+    em.add_argument("--out", default=None, metavar="PATH", help="vectors.npy (an N x D float32 array) or "
+                                                                 "vectors.jsonl (one {text, vector} per line)")
+    em.add_argument("--plot", default=None, metavar="MAP", help="draw the texts as points: MAP.png or MAP.html")
+    em.add_argument("--labels", default=None, metavar="FILE", help="one label per text (a line each): colours the map "
+                                                                    "and goes into the .jsonl")
+    _map_options(em)
+    em.add_argument("--batch-size", type=int, default=64, help="texts per batch")
+    add_runtime_options(em)
+    options_among_texts(em)
+    em.set_defaults(func=cmd_embed)
     for spec in TASKS.values():
         if spec.add_commands is not None:
             spec.add_commands(commands)
@@ -131,6 +226,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
     add_serve_command(commands)  # serves any task's models; needs the optional seqlab[serve] only to run
     return parser, task_parsers
+
+
+def _map_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", default="tsne", metavar="METHOD",
+                        help="how to lay out the map: tsne (neighbourhoods) | umap | pca (default tsne)")
+    parser.add_argument("--title", default=None, help="the map's title")
 
 
 def _settings_when_used(parser: argparse.ArgumentParser, spec) -> None:
@@ -184,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, extra)
     except SeqlabError as exc:
         print(f"seqlab: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a command that runs torch where it is not installed: say what to install
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        from seqlab.extras import torch_missing
+
+        print(f"seqlab: error: {torch_missing(f'seqlab {args.command}')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("seqlab: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
@@ -44,26 +45,56 @@ def check_argument(text: str, what: str) -> str:
     return text
 
 
+INPUT_WINDOW = 16_384  # texts a command reads, runs and writes at a time from --file or standard input
+
+
 def read_inputs(args: argparse.Namespace) -> list[str]:
     """The texts of a command: its arguments, else the lines of ``--file``, else standard input; text that is not
     valid UTF-8 is refused, naming where."""
+    return [text for window in input_windows(args) for text in window]
+
+
+def input_windows(args: argparse.Namespace, window: int | None = None) -> Iterator[list[str]]:
+    """The texts of a command (as :func:`read_inputs` reads them) in consecutive lists of at most ``window``, read
+    as they are asked for: a command that runs and writes each list before it asks for the next holds one window
+    of a file of any size (``seqlab predict MODEL --file BIG``), and keeps the input's order. Undecodable input is
+    refused where it is met: a file's later window after the earlier windows' output. At least one list comes,
+    perhaps empty (an empty file), so a command answers an empty input as it always did."""
+    if window is not None and window < 1:
+        raise SeqlabError(f"--window must be at least 1, got {window}")
+    window = window or INPUT_WINDOW
     if args.texts:
-        return [check_argument(t, f"argument {i}") for i, t in enumerate(args.texts, 1)]
+        yield [check_argument(t, f"argument {i}") for i, t in enumerate(args.texts, 1)]
+        return
     if args.file:
         from seqlab.data.readers import open_text_lines
 
-        return [line.rstrip("\n") for _, line in open_text_lines(Path(args.file))]
-    if sys.stdin is None or sys.stdin.isatty():
-        raise SeqlabError("give texts as arguments, with --file FILE, or on standard input")
-    data = sys.stdin.buffer.read()
-    try:
-        return data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:  # name the line, and the byte's place in it
-        line = data.count(b"\n", 0, exc.start) + 1
-        start = data.rfind(b"\n", 0, exc.start) + 1
-        end = data.find(b"\n", exc.start)
-        message = _not_utf8(data[start: end if end >= 0 else len(data)], f"standard input, line {line},")
-        raise SeqlabError(message or f"standard input is not valid UTF-8 ({exc.reason})") from None
+        lines: Iterator[str] = (line.rstrip("\n") for _, line in open_text_lines(Path(args.file)))
+    else:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise SeqlabError("give texts as arguments, with --file FILE, or on standard input")
+        lines = _stdin_lines(sys.stdin.buffer)
+    empty = True
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == window:
+            yield chunk
+            chunk, empty = [], False
+    if chunk or empty:
+        yield chunk
+
+
+def _stdin_lines(stream) -> Iterator[str]:
+    """Standard input's lines as ``bytes.decode("utf-8").splitlines()`` gives them (any line break Python knows),
+    decoded a line at a time; undecodable bytes are refused naming the line and the byte's place in it."""
+    for number, raw in enumerate(stream, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            message = _not_utf8(raw.rstrip(b"\n"), f"standard input, line {number},")
+            raise SeqlabError(message or f"standard input is not valid UTF-8 ({exc.reason})") from None
+        yield from text.splitlines()
 
 
 def options_among_texts(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +125,9 @@ def load_for_command(args: argparse.Namespace, task: str, command: str):
     if is_export_dir(args.model_dir):  # ONNX Runtime, with its own threads: no torch is imported
         return load_model(args.model_dir, device=args.device, expect_task=task, command=command,
                           precision=args.precision, threads=args.threads)
+    from seqlab.extras import require_torch_for_model_dir
+
+    require_torch_for_model_dir(args.model_dir)
     from seqlab.runtime import set_threads
 
     set_threads(args.threads)

@@ -11,95 +11,71 @@ its score includes the ``<eos>`` log-probability. Returned tokens exclude ``<sos
 
 The functions run under ``torch.no_grad`` and leave the model's mode alone: call
 ``model.eval()`` first, or dropout will perturb the search.
+
+The greedy and beam search themselves are :mod:`seqlab.search`'s, written over a small array interface: here they
+run over tensors (:class:`TorchOps`), in the ONNX runtime over numpy arrays, so an export searches with the same code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
+from seqlab import search as _search
 from seqlab.models.seq2seq import Seq2SeqModel
-
-T = TypeVar("T")
-
-
-@dataclass
-class Hypotheses:
-    """Search results for B sentences, each with up to ``nbest`` hypotheses, best first.
-
-    ``tokens[i][n]``: ids without ``<sos>``/``<eos>``. ``scores[i][n]``: sum of token
-    log-probs, ``<eos>`` included. ``normalized_scores[i][n]``: the score hypotheses were
-    ranked by (beam: score / GNMT length penalty; greedy: equal to ``scores``).
-    ``attention[i][n]``: (len(tokens[i][n]), src_len_i) float CPU tensor, row j = the
-    attention when producing token j (the ``<eos>`` row and source padding are trimmed).
-    """
-
-    tokens: list[list[list[int]]]
-    scores: list[list[float]]
-    normalized_scores: list[list[float]]
-    attention: list[list[Tensor]]
-
-    @property
-    def best(self) -> list[list[int]]:
-        """The best hypothesis of each sentence."""
-        return [hyps[0] for hyps in self.tokens]
-
-    @property
-    def best_attention(self) -> list[Tensor]:
-        return [att[0] for att in self.attention]
+from seqlab.search import (  # noqa: F401  (re-exported: one definition, shared with the ONNX runtime)
+    Hypotheses,
+    SamplingConfig,
+    gnmt_length_penalty,
+    max_lengths,
+    unk_replace,
+)
 
 
-def max_lengths(src_lengths: Tensor, max_len_a: float, max_len_b: float) -> Tensor:
-    """(B,) source lengths -> (B,) long, the most tokens (before ``<eos>``) each sentence may get."""
-    return (max_len_a * src_lengths.float() + max_len_b).floor().clamp(min=0).long()
+class TorchOps:
+    """:class:`seqlab.search.ArrayOps` for tensors: the search of :mod:`seqlab.search` on any device."""
+
+    KINDS = {"int": torch.long, "float": torch.float32, "bool": torch.bool}
+
+    def full(self, shape, value, kind, like):
+        return torch.full(shape, value, dtype=self.KINDS[kind], device=like.device)
+
+    def arange(self, n, like):
+        return torch.arange(n, device=like.device)
+
+    def repeat(self, x, k):
+        return x.repeat_interleave(k)
+
+    def where(self, cond, a, b):
+        return torch.where(cond, a, b)
+
+    def isfinite(self, x):
+        return x.isfinite()
+
+    def max_last(self, x):
+        return x.max(dim=-1)
+
+    def topk(self, x, k):
+        return x.topk(k, dim=-1)
+
+    def take(self, x, index):
+        return x.gather(1, index)
+
+    def cat(self, xs, axis):
+        return torch.cat(xs, dim=axis)
+
+    def host(self, x):
+        x = x.cpu()
+        return x.float() if x.is_floating_point() else x
+
+    def on(self, x, like):
+        return x.to(like.device)
 
 
-def gnmt_length_penalty(length: Tensor | int, alpha: float) -> Tensor | float:
-    """lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al. 2016); hypotheses are ranked by log P(Y) / lp(Y).
-
-    |Y| counts the ``<eos>``: it is the number of scored tokens."""
-    return ((5.0 + length) / 6.0) ** alpha
-
-
-def _restrict(log_probs: Tensor, force_eos: Tensor, eos_id: int, banned: list[int]) -> Tensor:
-    """log_probs (N, V) with ``banned`` ids impossible and rows where ``force_eos`` (N,) holds
-    allowed only ``<eos>``."""
-    log_probs = log_probs.clone()
-    log_probs[:, banned] = float("-inf")
-    if bool(force_eos.any()):
-        not_eos = torch.ones(log_probs.size(-1), dtype=torch.bool, device=log_probs.device)
-        not_eos[eos_id] = False
-        log_probs = log_probs.masked_fill(force_eos.unsqueeze(1) & not_eos, float("-inf"))  # (N, V)
-    return log_probs
-
-
-def _banned(sos_id: int, eos_id: int, pad_id: int | None) -> list[int]:
-    """``<sos>`` (and ``<pad>`` when given) are never outputs; a model may still score them."""
-    return [i for i in {sos_id, pad_id} if i is not None and i != eos_id]
-
-
-def _package(tokens: Tensor, lengths: Tensor, scores: Tensor, normalized: Tensor, attention: Tensor,
-             src_lengths: Tensor) -> Hypotheses:
-    """Cut padded results (B, N, L), (B, N), (B, N), (B, N), (B, N, L, S) into per-sentence lists.
-
-    Hypotheses with a -inf score (fewer than N found) are left out.
-    """
-    tokens, lengths, attention = tokens.cpu(), lengths.cpu(), attention.float().cpu()
-    valid = normalized.isfinite().cpu().tolist()
-    tok, lens, sc, norm = tokens.tolist(), lengths.tolist(), scores.cpu().tolist(), normalized.cpu().tolist()
-    src_lens = src_lengths.cpu().tolist()
-    out = Hypotheses([], [], [], [])
-    for i, ok in enumerate(valid):
-        keep = [n for n, v in enumerate(ok) if v]
-        out.tokens.append([tok[i][n][: lens[i][n]] for n in keep])
-        out.scores.append([sc[i][n] for n in keep])
-        out.normalized_scores.append([norm[i][n] for n in keep])
-        out.attention.append([attention[i, n, : lens[i][n], : src_lens[i]] for n in keep])
-    return out
+TORCH = TorchOps()
 
 
 @torch.no_grad()
@@ -108,32 +84,9 @@ def greedy_search(model: Seq2SeqModel, src: Tensor, src_lengths: Tensor, sos_id:
     """Most probable next token at every step, for a batch src (B, S), src_lengths (B,).
 
     Stops early once every sentence has produced ``<eos>``. ``<sos>`` and ``pad_id`` are never produced.
+    (:func:`seqlab.search.greedy` over tensors: the ONNX runtime runs the same function over numpy arrays.)
     """
-    banned = _banned(sos_id, eos_id, pad_id)
-    B, S = src.shape
-    limit = max_lengths(src_lengths, max_len_a, max_len_b).to(src.device)  # (B,)
-    steps = int(limit.max()) + 1  # + 1 for the final <eos>
-    state = model.encode(src, src_lengths)
-    prev = src.new_full((B,), sos_id)  # (B,)
-    tokens = src.new_full((B, steps), eos_id)  # (B, L)
-    attention = torch.zeros(B, steps, S, device=src.device)  # (B, L, S)
-    scores = torch.zeros(B, device=src.device)  # (B,)
-    lengths = torch.zeros(B, dtype=torch.long, device=src.device)  # (B,) tokens before <eos>
-    finished = torch.zeros(B, dtype=torch.bool, device=src.device)  # (B,)
-    for t in range(steps):
-        log_probs, attn, state = model.decode_step(state, prev)  # (B, V), (B, S)
-        log_probs = _restrict(log_probs, t >= limit, eos_id, banned)
-        best, prev = log_probs.max(dim=-1)  # (B,), (B,)
-        alive = ~finished
-        scores = torch.where(alive, scores + best, scores)
-        tokens[:, t] = torch.where(alive, prev, eos_id)
-        attention[:, t] = attn
-        finished = finished | (prev == eos_id)
-        lengths += alive & ~finished
-        if bool(finished.all()):
-            break
-    return _package(tokens[:, None], lengths[:, None], scores[:, None], scores[:, None], attention[:, None],
-                    src_lengths)
+    return _search.greedy(model, src, src_lengths, sos_id, eos_id, max_len_a, max_len_b, pad_id, ops=TORCH)
 
 
 @torch.no_grad()
@@ -158,96 +111,10 @@ def beam_search(model: Seq2SeqModel, src: Tensor, src_lengths: Tensor, sos_id: i
     ``<sos>`` and ``pad_id`` are never produced. With beam_size=1 and length_penalty=0 this is
     exactly :func:`greedy_search`. Done sentences stay in the batch until all are done (simple;
     dropping their rows, as fairseq does, would save work on batches of mixed lengths).
+    The code is :func:`seqlab.search.beam`, over tensors here and over numpy arrays in the ONNX runtime.
     """
-    if beam_size < 1 or not 1 <= nbest <= beam_size:
-        raise ValueError(f"need beam_size >= 1 and 1 <= nbest <= beam_size, got {beam_size} and {nbest}")
-    B, S = src.shape
-    K, N, dev = beam_size, nbest, src.device
-    limit = max_lengths(src_lengths, max_len_a, max_len_b).to(dev)  # (B,)
-    steps = int(limit.max()) + 1
-    alpha = length_penalty
-    banned = _banned(sos_id, eos_id, pad_id)
-
-    state = model.encode(src, src_lengths).index_select(torch.arange(B, device=dev).repeat_interleave(K))  # B*K rows
-    # The K copies of a sentence start identical: only the first is live, or the first step
-    # would pick the same extension K times.
-    beam_scores = torch.full((B, K), float("-inf"), device=dev)  # (B, K) log P of each live beam
-    beam_scores[:, 0] = 0.0
-    prev = src.new_full((B * K,), sos_id)  # (B*K,)
-    alive_tokens = src.new_full((B * K, steps), eos_id)  # (B*K, L)
-    alive_attn = torch.zeros(B * K, steps, S, device=dev)  # (B*K, L, S)
-
-    # The N best finished hypotheses of each sentence.
-    fin_tokens = src.new_full((B, N, steps), eos_id)  # (B, N, L)
-    fin_attn = torch.zeros(B, N, steps, S, device=dev)  # (B, N, L, S)
-    fin_scores = torch.full((B, N), float("-inf"), device=dev)  # (B, N) log P
-    fin_norm = torch.full((B, N), float("-inf"), device=dev)  # (B, N) log P / lp, best first
-    fin_len = torch.zeros(B, N, dtype=torch.long, device=dev)  # (B, N) tokens before <eos>
-    done = torch.zeros(B, dtype=torch.bool, device=dev)  # (B,)
-    first_row = (torch.arange(B, device=dev) * K).unsqueeze(1)  # (B, 1) row of each sentence's first beam
-    batch = torch.arange(B, device=dev).unsqueeze(1)  # (B, 1)
-
-    for t in range(steps):
-        log_probs, attn, state = model.decode_step(state, prev)  # (B*K, V), (B*K, S)
-        V = log_probs.size(-1)
-        log_probs = _restrict(log_probs, (t >= limit).repeat_interleave(K), eos_id, banned)
-        cand = (beam_scores.unsqueeze(-1) + log_probs.view(B, K, V)).view(B, K * V)  # (B, K*V)
-        top_scores, top_idx = cand.topk(min(2 * K, K * V), dim=-1)  # (B, 2K), best first
-        rows = first_row + top_idx // V  # (B, 2K) the beam row each candidate extends
-        top_tokens = top_idx % V  # (B, 2K)
-        is_eos = top_tokens == eos_id  # (B, 2K)
-
-        # 1. <eos> among the K best candidates finishes; merge with the N best so far.
-        new_fin = is_eos[:, :K] & top_scores[:, :K].isfinite() & ~done.unsqueeze(1)  # (B, K)
-        if bool(new_fin.any()):
-            new_rows = rows[:, :K]  # (B, K)
-            new_attn = alive_attn[new_rows]  # (B, K, L, S)
-            new_attn[:, :, t] = attn[new_rows]
-            new_norm = (top_scores[:, :K] / gnmt_length_penalty(t + 1, alpha)).masked_fill(~new_fin, float("-inf"))
-            fin_norm, keep = torch.cat([fin_norm, new_norm], dim=1).topk(N, dim=1)  # (B, N + K) -> (B, N)
-            fin_scores = torch.cat([fin_scores, top_scores[:, :K]], dim=1).gather(1, keep)
-            fin_len = torch.cat([fin_len, torch.full_like(new_rows, t)], dim=1).gather(1, keep)
-            fin_tokens = torch.cat([fin_tokens, alive_tokens[new_rows]], dim=1)[batch, keep]  # column t is <eos>
-            fin_attn = torch.cat([fin_attn, new_attn], dim=1)[batch, keep]  # (B, N, L, S)
-
-        # 2. The K best candidates that do not end in <eos> live on.
-        beam_scores, pick = top_scores.masked_fill(is_eos, float("-inf")).topk(K, dim=-1)  # (B, K)
-        reorder = rows.gather(1, pick).view(-1)  # (B*K,)
-        prev = top_tokens.gather(1, pick).view(-1)  # (B*K,)
-        alive_tokens = alive_tokens[reorder]
-        alive_tokens[:, t] = prev
-        alive_attn = alive_attn[reorder]
-        alive_attn[:, t] = attn[reorder]
-        state = state.index_select(reorder)
-
-        # 3. Done: maximum length reached, or nothing live is expected to enter the N best.
-        bound = beam_scores[:, 0] / gnmt_length_penalty(t + 2, alpha)  # (B,)
-        done = done | (t >= limit) | (fin_norm[:, -1] >= bound)
-        if bool(done.all()):
-            break
-
-    return _package(fin_tokens, fin_len, fin_scores, fin_norm, fin_attn, src_lengths)
-
-
-def unk_replace(tokens: Sequence[Sequence[int]], attention: Sequence[Tensor], src_tokens: Sequence[Sequence[T]],
-                unk_id: int) -> list[list[int | T]]:
-    """Replace each target ``<unk>`` by the source token it attended to most (Luong et al. 2015b).
-
-    ``tokens``: per sentence, target ids (e.g. ``Hypotheses.best``). ``attention``: per
-    sentence (>= len(tokens), >= len(src)) weights (e.g. ``Hypotheses.best_attention``).
-    ``src_tokens``: per sentence, the source tokens as the caller wants them copied; pass
-    the surface strings from the tokenizer (not ids: a source id means nothing in the
-    target vocabulary), so that a rare name comes through verbatim. The result keeps the
-    target ids and puts the source item (a string) where an ``<unk>`` was.
-    """
-    out: list[list[int | T]] = []
-    for ids, att, src in zip(tokens, attention, src_tokens, strict=True):
-        if not src or unk_id not in ids:
-            out.append(list(ids))
-            continue
-        aligned = att[: len(ids), : len(src)].argmax(dim=-1).tolist()  # target position -> source position
-        out.append([src[aligned[j]] if tok == unk_id else tok for j, tok in enumerate(ids)])
-    return out
+    return _search.beam(model, src, src_lengths, sos_id, eos_id, beam_size, length_penalty, max_len_a, max_len_b,
+                        nbest, pad_id, ops=TORCH)
 
 
 # ---------------------------------------------------------------------------- sampling from a decoder-only model
@@ -297,28 +164,6 @@ def top_p_filter(scores: Tensor, p: float) -> Tensor:
     drop_sorted[:, 0] = False  # the most likely stays even when p is below float32's range (1e-300 reads as 0)
     drop = torch.zeros_like(drop_sorted).scatter(1, order, drop_sorted)  # back to vocabulary order
     return scores.masked_fill(drop, float("-inf"))
-
-
-@dataclass
-class SamplingConfig:
-    """How each next token is chosen. ``temperature`` 0 means greedy (the most likely token)."""
-
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-
-    def validate(self) -> None:
-        from seqlab.errors import SeqlabError
-
-        if self.temperature < 0:
-            raise SeqlabError(f"--temperature must be >= 0 (0 is greedy), got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise SeqlabError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise SeqlabError(f"--top-k must be >= 0 (0 keeps every token), got {self.top_k}")
-        if self.repetition_penalty <= 0:
-            raise SeqlabError(f"--repetition-penalty must be > 0 (1 is none), got {self.repetition_penalty}")
 
 
 def choose_next(log_probs: Tensor, previous: Tensor, config: SamplingConfig,

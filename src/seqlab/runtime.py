@@ -10,13 +10,12 @@ import contextlib
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
 from seqlab.errors import SeqlabError
+from seqlab.reports import Timer  # noqa: F401  (re-exported: the evaluate timer lives torch-free)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")
@@ -126,21 +125,3 @@ def autocast_context(device: torch.device, precision: str):
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
 
-
-@dataclass
-class Timer:
-    """The evaluate timer: ``with Timer() as t: ...``, then ``t.seconds`` and ``t.rate(count)``."""
-
-    started: float = 0.0
-    seconds: float = 0.0
-
-    def __enter__(self) -> Timer:
-        self.started = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.monotonic() - self.started
-
-    def rate(self, count: int) -> float:
-        """Items per second (never a division by zero)."""
-        return count / max(self.seconds, 1e-9)

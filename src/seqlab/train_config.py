@@ -13,6 +13,8 @@ from seqlab.config import at_least, choices, non_negative, positive
 from seqlab.errors import SeqlabError
 
 DURATION_UNITS = {"s": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
+DEFAULT_CHECKPOINT_MINUTES = 10.0  # a mid-epoch checkpoint this often: a kill loses at most this much training
+DEFAULT_DIST_TIMEOUT_MINUTES = 30.0  # torch's own default for a collective; a dead rank ends the job far sooner
 
 
 def parse_minutes(value: object) -> object:
@@ -44,6 +46,9 @@ class TrainConfig:
     max_tokens: int | None = field(default=None, metadata={"help": "token budget per batch (padding counted)"})
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    optimizer: str = field(default="adamw", metadata={
+        "help": "adamw (AdamW, SparseAdam for sparse tables) | sgd (plain SGD on every parameter, sparse tables "
+                "too: word2vec's update)", "choices": ["adamw", "sgd"]})
     schedule: str = field(default="none", metadata={
         "help": "learning-rate schedule: none | plateau | linear | cosine | onecycle | inverse_sqrt",
         "choices": ["none", "plateau", "linear", "cosine", "onecycle", "inverse_sqrt"]})
@@ -64,11 +69,24 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     progress: bool = field(default=True, metadata={
         "help": "show progress: a bar on a terminal, else one plain line every 30 seconds"})
+    accumulate: int = field(default=1, metadata={
+        "help": "batches whose gradients make one optimizer step (under torchrun: on each process), so one process "
+                "with --accumulate K takes the steps of K processes"})
+    checkpoint_every: int | None = field(default=None, metadata={
+        "help": "also write checkpoint.pt every N steps inside an epoch (--resume continues from that batch)"})
+    checkpoint_interval: float | None = field(default=DEFAULT_CHECKPOINT_MINUTES, metadata={
+        "help": "also write checkpoint.pt inside an epoch this often: 90s, 10m, 1h (none: at epoch ends only)",
+        "parse": parse_minutes})
+    dist_timeout: float = field(default=DEFAULT_DIST_TIMEOUT_MINUTES, metadata={
+        "help": "under torchrun: how long a process waits for the others in one exchange before the job stops with "
+                "an error (90s, 30m; rank 0 validating keeps the others waiting that long at most)",
+        "parse": parse_minutes})
 
     def __post_init__(self) -> None:
         choices(self)
-        at_least(self, 1, "epochs", "batch_size", "max_tokens", "patience", "eval_every", "threads")
-        positive(self, "lr", "clip")
+        at_least(self, 1, "epochs", "batch_size", "max_tokens", "patience", "eval_every", "threads", "accumulate",
+                 "checkpoint_every")
+        positive(self, "lr", "clip", "checkpoint_interval", "dist_timeout")
         non_negative(self, "weight_decay", "warmup")
         if self.max_time is not None and not (math.isfinite(self.max_time) and self.max_time > 0):
             raise SeqlabError(f"--max-time must be > 0 (minutes), got {self.max_time:g}; leave it out for no limit")

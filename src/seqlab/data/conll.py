@@ -16,6 +16,7 @@ The local CoNLL-2003 files use the original IOB1 scheme, the hub copy IOB2 (BIO)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,34 +87,29 @@ def _column_name(column: int | str) -> str:
     return column.lower() if isinstance(column, str) and not column.lstrip("-").isdigit() else ""
 
 
-def read_conll(path: str | Path, word_column: int | str = 0, tag_column: int | str = -1,
-               scheme: str | None = None) -> TaggedSentences:
-    """Read a CoNLL column file into sentences of (word, tag).
-
-    ``tag_column``: an index (``-1``: the last column) or ``ner``/``pos``/``chunk`` (columns
-    3/1/2 of the CoNLL-2003 layout). ``scheme``: the tag scheme the file is written in
-    (every tag is checked against it, file:line on the first bad one); None detects it
-    (:func:`seqlab.text.tagging.detect_scheme`, None when the tags do not tell).
-    """
+def iter_conll(path: str | Path, word_column: int | str = 0, tag_column: int | str = -1,
+               scheme: str | None = None) -> Iterator[tuple[list[str], list[str], int]]:
+    """Stream a CoNLL column file: ``(words, tags, line)`` per sentence, ``line`` being its first token's line;
+    one sentence is held at a time. ``scheme`` (given) checks every tag as :func:`read_conll` does; detecting a
+    scheme needs every tag, which :func:`seqlab.text.tagging.detect_scheme` reads from a second pass (it takes an
+    iterator of tag lists). A file without a single sentence is refused at its end."""
     path = Path(path)
     if path.is_dir():
         raise SeqlabError(f"{path} is a folder, expected a CoNLL column file")
     if scheme is not None:
         scheme = normalize_scheme(scheme)
-    words: list[list[str]] = []
-    tags: list[list[str]] = []
-    lines: list[int] = []
     sent_words: list[str] = []
     sent_tags: list[str] = []
-    width = first_line = 0
+    width = first_line = start = 0
     w_col = t_col = 0
     checked: set[str] = set()
+    found = False
     for number, line in open_text_lines(path):
         cols = line.split()
         if not cols or cols[0] == DOCSTART:
             if sent_words:
-                words.append(sent_words)
-                tags.append(sent_tags)
+                found = True
+                yield sent_words, sent_tags, start
                 sent_words, sent_tags = [], []
             continue
         if not width:
@@ -132,15 +128,34 @@ def read_conll(path: str | Path, word_column: int | str = 0, tag_column: int | s
             validate_tags([cols[t_col]], scheme, where=f"{path}: line {number}")  # each tag once: its first line
             checked.add(cols[t_col])
         if not sent_words:
-            lines.append(number)
+            start = number
         sent_words.append(cols[w_col])
         sent_tags.append(cols[t_col])
     if sent_words:
+        found = True
+        yield sent_words, sent_tags, start
+    if not found:
+        raise SeqlabError(f"{path}: no tagged sentences found (expected one 'WORD ... TAG' line per token)")
+
+
+def read_conll(path: str | Path, word_column: int | str = 0, tag_column: int | str = -1,
+               scheme: str | None = None) -> TaggedSentences:
+    """Read a CoNLL column file into sentences of (word, tag).
+
+    ``tag_column``: an index (``-1``: the last column) or ``ner``/``pos``/``chunk`` (columns
+    3/1/2 of the CoNLL-2003 layout). ``scheme``: the tag scheme the file is written in
+    (every tag is checked against it, file:line on the first bad one); None detects it
+    (:func:`seqlab.text.tagging.detect_scheme`, None when the tags do not tell).
+    """
+    path = Path(path)
+    words: list[list[str]] = []
+    tags: list[list[str]] = []
+    lines: list[int] = []
+    for sent_words, sent_tags, line in iter_conll(path, word_column, tag_column, scheme):
         words.append(sent_words)
         tags.append(sent_tags)
-    if not words:
-        raise SeqlabError(f"{path}: no tagged sentences found (expected one 'WORD ... TAG' line per token)")
-    found = scheme if scheme is not None else detect_scheme(tags)
+        lines.append(line)
+    found = normalize_scheme(scheme) if scheme is not None else detect_scheme(tags)
     source = f"{path}#w{word_column}t{tag_column}@{fingerprint(path)}"
     return TaggedSentences(words, tags, source, found, lines)
 
@@ -244,4 +259,4 @@ def split_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     return words, offsets
 
 
-__all__ = ["CONLL2003", "TaggedSentences", "load_split", "read_conll", "split_words"]
+__all__ = ["CONLL2003", "TaggedSentences", "iter_conll", "load_split", "read_conll", "split_words"]

@@ -11,6 +11,7 @@ fixed seed. Lines are kept as they are: the tokenizer adds ``<eos>`` at each lin
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,15 +50,26 @@ class Corpus:
         return len(self.lines)
 
 
+def iter_lines(path: Path) -> Iterator[str]:
+    """Stream a UTF-8 text file's lines without their newlines, one held at a time (an undecodable line is an
+    error naming it): what a tokenizer or vocabulary trains from (both take an iterator) on a corpus of any size."""
+    for _, line in open_text_lines(path):
+        yield line.rstrip("\r\n")
+
+
+def iter_files(paths: list[Path]) -> Iterator[str]:
+    """The lines of several files, one after the other (``--data a.txt,b.txt``), streamed."""
+    for path in paths:
+        yield from iter_lines(path)
+
+
 def read_lines(path: Path) -> list[str]:
     """A UTF-8 text file's lines without their newlines (undecodable lines are an error naming the line)."""
-    return [line.rstrip("\r\n") for _, line in open_text_lines(path)]
+    return list(iter_lines(path))
 
 
 def _read_files(paths: list[Path]) -> Corpus:
-    lines: list[str] = []
-    for path in paths:
-        lines.extend(read_lines(path))
+    lines = list(iter_files(paths))
     return Corpus(lines, ",".join(f"{p}@{fingerprint(p)}" for p in paths))
 
 
@@ -168,4 +180,5 @@ def load_train_valid(cfg: LMDataConfig) -> tuple[Corpus, Corpus]:
     return train, valid
 
 
-__all__ = ["Corpus", "LMDataConfig", "is_file_source", "load_split", "load_train_valid", "read_lines", "read_whole"]
+__all__ = ["Corpus", "LMDataConfig", "is_file_source", "iter_files", "iter_lines", "load_split", "load_train_valid",
+           "read_lines", "read_whole"]

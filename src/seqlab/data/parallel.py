@@ -14,6 +14,7 @@ two sides are only ever read and filtered together.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,36 +87,74 @@ def _drop_empty(src: list[str], tgt: list[str], source: str) -> ParallelTexts:
     return ParallelTexts([src[i] for i in keep], [tgt[i] for i in keep], source, len(src) - len(keep))
 
 
-def _read_lines(path: Path) -> list[str]:
-    return [clean_line(line) for _, line in open_text_lines(path)]
+def _file_pairs(src_path: Path, tgt_path: Path) -> Iterator[tuple[str, str]]:
+    """Two line-aligned files' lines side by side (cleaned, empty ones too), read a line at a time; files of
+    different lengths are refused when the shorter one ends (the other counted to its end for the message)."""
+    src_lines, tgt_lines = open_text_lines(src_path), open_text_lines(tgt_path)
+    n_src = n_tgt = 0
+    while True:
+        a, b = next(src_lines, None), next(tgt_lines, None)
+        n_src, n_tgt = (a[0] if a else n_src), (b[0] if b else n_tgt)
+        if a is None or b is None:
+            break
+        yield clean_line(a[1]), clean_line(b[1])
+    n_src += sum(1 for _ in src_lines)
+    n_tgt += sum(1 for _ in tgt_lines)
+    if n_src != n_tgt:
+        raise SeqlabError(f"{src_path} has {n_src:,} lines but {tgt_path} has {n_tgt:,}; parallel files "
+                          "must be line-aligned (one sentence per line, the same line count)")
+
+
+def _tsv_pairs(path: Path, src_column: int, tgt_column: int) -> Iterator[tuple[str, str]]:
+    """A tsv's pairs, one per line (a blank line as an empty pair)."""
+    for number, line in open_text_lines(path):
+        line = line.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            yield "", ""
+            continue
+        cols = line.split("\t")
+        if len(cols) < 2:
+            raise SeqlabError(f"{path}: line {number} has no TAB; a tsv needs source<TAB>target on every line")
+        yield cols[src_column].strip(), cols[tgt_column].strip()
+
+
+def _gathered(pairs: Iterator[tuple[str, str]], source: Callable[[], str]) -> ParallelTexts:
+    src: list[str] = []
+    tgt: list[str] = []
+    for s, t in pairs:
+        src.append(s)
+        tgt.append(t)
+    return _drop_empty(src, tgt, source())  # named once read: a missing file is said by the reader
+
+
+def iter_parallel_files(src_path: str | Path, tgt_path: str | Path) -> Iterator[tuple[str, str]]:
+    """Stream two line-aligned files as ``(source, target)`` pairs, one line of each held at a time; pairs with an
+    empty side are skipped (:func:`read_parallel_files` counts them); different lengths are an error."""
+    for s, t in _file_pairs(Path(src_path).expanduser(), Path(tgt_path).expanduser()):
+        if s and t:
+            yield s, t
 
 
 def read_parallel_files(src_path: str | Path, tgt_path: str | Path) -> ParallelTexts:
     """Two line-aligned files; a different number of lines is an error, never a silent shift."""
     src_path, tgt_path = Path(src_path).expanduser(), Path(tgt_path).expanduser()
-    src, tgt = _read_lines(src_path), _read_lines(tgt_path)
-    if len(src) != len(tgt):
-        raise SeqlabError(f"{src_path} has {len(src):,} lines but {tgt_path} has {len(tgt):,}; parallel files "
-                          "must be line-aligned (one sentence per line, the same line count)")
-    return _drop_empty(src, tgt, f"{src_path}|{tgt_path}@{fingerprint(src_path, tgt_path)}")
+    return _gathered(_file_pairs(src_path, tgt_path),
+                     lambda: f"{src_path}|{tgt_path}@{fingerprint(src_path, tgt_path)}")
+
+
+def iter_parallel_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1) -> Iterator[tuple[str, str]]:
+    """Stream tab-separated pairs, one per line, as ``(source, target)``; extra columns are ignored and pairs
+    with an empty side skipped, as :func:`read_parallel_tsv` reads them."""
+    for s, t in _tsv_pairs(Path(path).expanduser(), src_column, tgt_column):
+        if s and t:
+            yield s, t
 
 
 def read_parallel_tsv(path: str | Path, src_column: int = 0, tgt_column: int = 1) -> ParallelTexts:
     """Tab-separated pairs, one per line; extra columns (e.g. Tatoeba attributions) are ignored."""
     path = Path(path).expanduser()
-    src, tgt = [], []
-    for number, line in open_text_lines(path):
-        line = line.rstrip("\n").rstrip("\r")
-        if not line.strip():
-            src.append("")
-            tgt.append("")
-            continue
-        cols = line.split("\t")
-        if len(cols) < 2:
-            raise SeqlabError(f"{path}: line {number} has no TAB; a tsv needs source<TAB>target on every line")
-        src.append(cols[src_column].strip())
-        tgt.append(cols[tgt_column].strip())
-    return _drop_empty(src, tgt, f"{path}#{src_column}{tgt_column}@{fingerprint(path)}")
+    return _gathered(_tsv_pairs(path, src_column, tgt_column),
+                     lambda: f"{path}#{src_column}{tgt_column}@{fingerprint(path)}")
 
 
 def _find_split(folder: Path, split: str, src: str, tgt: str) -> tuple[Path, Path] | None:
@@ -272,5 +311,5 @@ def read_whole(data: str) -> ParallelTexts:
     return read_parallel_tsv(data)
 
 
-__all__ = ["ParallelTexts", "TranslateDataConfig", "clean_line", "is_file_source", "load_split", "load_train_valid",
-           "read_parallel_files", "read_parallel_tsv", "read_whole"]
+__all__ = ["ParallelTexts", "TranslateDataConfig", "clean_line", "is_file_source", "iter_parallel_files",
+           "iter_parallel_tsv", "load_split", "load_train_valid", "read_parallel_files", "read_parallel_tsv", "read_whole"]

@@ -1,15 +1,18 @@
 """Readers for a user's own labelled text: jsonl/json (gz too), csv/tsv, fastText lines, folders.
 
-Every reader returns parallel lists ``(texts, labels)`` with string labels and
-raises :class:`SeqlabError` naming the file and line for anything the user can fix.
+Each format has a streaming reader, ``iter_*``, that yields one ``(text, label)`` record at a time and holds only
+the record being read (a corpus larger than memory reads in constant memory; README "Corpora larger than memory");
+``read_*`` and :func:`read_labelled` are the same readers gathered into parallel lists ``(texts, labels)``. Labels
+are strings. Anything the user can fix raises :class:`SeqlabError` naming the file and line. A ``.json`` file that
+holds one JSON array is the one format read whole: JSON has no record boundaries to stream on (write ``.jsonl``).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +21,11 @@ from seqlab.errors import SeqlabError
 
 TEXT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt", ".ft")
 
+LabelledRecords = Iterator[tuple[str, str]]  # (text, label) after (text, label)
+
 
 def open_text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` decoded as UTF-8, naming the first undecodable line."""
+    """Yield ``(line_number, line)`` decoded as UTF-8, naming the first undecodable line (streams: one line held)."""
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
@@ -61,49 +66,75 @@ def _check_columns(path: Path, row: dict, text_column: str, label_column: str | 
                           "choose them with --text-column/--label-column")
 
 
-def read_jsonl(path: Path, text_column: str, label_column: str | None) -> tuple[list[str], list[str]]:
-    texts, labels = [], []
-    lines = list(open_text_lines(path))
-    stripped = "".join(line for _, line in lines).lstrip()
-    if _base_suffix(path) == ".json" and stripped.startswith("["):
-        try:
-            rows = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise SeqlabError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-        except RecursionError:
-            raise SeqlabError(f"{path}: JSON nested too deeply to read") from None
-        numbered = list(enumerate(rows, 1))
-    else:
-        numbered = []
-        for number, line in lines:
-            if not line.strip():
-                continue
+def _json_records(path: Path) -> Iterator[tuple[int, object]]:
+    """``(line number, parsed object)`` of each non-blank line of a JSON-lines file, or ``(index, element)`` of a
+    ``.json`` file holding one array (read whole: the one format that cannot stream)."""
+    lines = open_text_lines(path)
+    if _base_suffix(path) == ".json":
+        head: list[tuple[int, str]] = []
+        for number, line in lines:  # up to the first line with something on it: an array, or JSON lines
+            head.append((number, line))
+            if line.strip():
+                break
+        if head and head[-1][1].lstrip().startswith("["):
+            text = "".join(line for _, line in head) + "".join(line for _, line in lines)
             try:
-                numbered.append((number, json.loads(line)))
+                rows = json.loads(text.lstrip())
             except json.JSONDecodeError as exc:
-                raise SeqlabError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+                raise SeqlabError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
             except RecursionError:
-                raise SeqlabError(f"{path}: line {number}: JSON nested too deeply to read") from None
-    for number, row in numbered:
+                raise SeqlabError(f"{path}: JSON nested too deeply to read") from None
+            yield from enumerate(rows, 1)
+            return
+        lines = _chain(head, lines)
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeqlabError(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise SeqlabError(f"{path}: line {number}: JSON nested too deeply to read") from None
+
+
+def _chain(head: list[tuple[int, str]], rest: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    yield from head
+    yield from rest
+
+
+def iter_jsonl(path: Path, text_column: str, label_column: str | None) -> LabelledRecords:
+    """JSON lines (one object a line, blank lines skipped), or a ``.json`` file with one array of objects."""
+    for number, row in _json_records(path):
         if not isinstance(row, dict):
             raise SeqlabError(f"{path}: record {number} is not a JSON object")
         _check_columns(path, row, text_column, label_column, f": line {number}")
-        texts.append(str(row[text_column]))
-        labels.append(_label_str(row[label_column]) if label_column else "")
-    return texts, labels
+        yield str(row[text_column]), (_label_str(row[label_column]) if label_column else "")
+
+
+def read_jsonl(path: Path, text_column: str, label_column: str | None) -> tuple[list[str], list[str]]:
+    return _gather(iter_jsonl(path, text_column, label_column))
 
 
 CSV_FIELD_LIMIT = 2**31 - 1  # csv's own limit is 131,072 characters a field; texts are cut to --max-len later
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # a line end of old Mac files: csv reads them as line ends too
 
 
-def read_delimited(path: Path, text_column: str, label_column: str | None,
-                   delimiter: str) -> tuple[list[str], list[str]]:
+def _csv_lines(path: Path) -> Iterator[str]:
+    """The file's lines as ``io.StringIO(text, newline="")`` gives them to csv (``\\n``, ``\\r\\n`` or a lone
+    ``\\r`` ends a line, kept), decoded one line at a time; so ``reader.line_num`` counts the same lines."""
+    for _, line in open_text_lines(path):
+        if "\r" in line:
+            yield from (piece for piece in _LONE_CR.split(line) if piece)
+        else:
+            yield line
+
+
+def iter_delimited(path: Path, text_column: str, label_column: str | None, delimiter: str) -> LabelledRecords:
     """A csv/tsv with a header row. A field may be of any size and, quoted, span lines: a record is reported by
     the file line it starts on (``csv.reader.line_num`` counts the physical lines read so far, its last one)."""
-    content = "".join(line for _, line in open_text_lines(path))
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    reader = csv.reader(_csv_lines(path), delimiter=delimiter)
     previous_limit = csv.field_size_limit(CSV_FIELD_LIMIT)
-    texts, labels = [], []
     start = 1  # the line the record being read starts on
     header: list[str] | None = None
     wanted: list[int] = []  # the text column's index, then the label column's
@@ -122,8 +153,11 @@ def read_delimited(path: Path, text_column: str, label_column: str | None,
                         if reader.line_num > start else "")
                 raise SeqlabError(f"{path}: line {start} has fewer columns than the header{hint}")
             else:
-                texts.append(row[wanted[0]])
-                labels.append(row[wanted[1]] if label_column else "")
+                start = reader.line_num + 1
+                csv.field_size_limit(previous_limit)  # the process's own limit while the caller has the record
+                yield row[wanted[0]], (row[wanted[1]] if label_column else "")
+                csv.field_size_limit(CSV_FIELD_LIMIT)
+                continue
             start = reader.line_num + 1
     except csv.Error as exc:
         raise SeqlabError(f"{path}: line {start}: {exc}") from None
@@ -131,12 +165,15 @@ def read_delimited(path: Path, text_column: str, label_column: str | None,
         csv.field_size_limit(previous_limit)
     if header is None:
         raise SeqlabError(f"{path}: empty file (expected a header row with column names)")
-    return texts, labels
 
 
-def read_fasttext(path: Path) -> tuple[list[str], list[str]]:
+def read_delimited(path: Path, text_column: str, label_column: str | None,
+                   delimiter: str) -> tuple[list[str], list[str]]:
+    return _gather(iter_delimited(path, text_column, label_column, delimiter))
+
+
+def iter_fasttext(path: Path) -> LabelledRecords:
     """``__label__pos great film`` lines; the first label of a line is used."""
-    texts, labels = [], []
     for number, line in open_text_lines(path):
         line = line.strip()
         if not line:
@@ -149,24 +186,30 @@ def read_fasttext(path: Path) -> tuple[list[str], list[str]]:
         while rest.startswith("__label__"):
             parts = rest.split(maxsplit=1)
             rest = parts[1] if len(parts) > 1 else ""
-        texts.append(rest)
-        labels.append(label)
-    return texts, labels
+        yield rest, label
 
 
-def read_label_folders(root: Path) -> tuple[list[str], list[str]]:
+def read_fasttext(path: Path) -> tuple[list[str], list[str]]:
+    return _gather(iter_fasttext(path))
+
+
+def iter_label_folders(root: Path) -> LabelledRecords:
     """``root/<label>/*.txt``: one document per file, labelled by its folder (aclImdb layout)."""
-    texts, labels = [], []
+    found = False
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(folder.glob("*.txt"), key=_natural_key):
             try:
-                texts.append(file.read_text(encoding="utf-8"))
+                text = file.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
                 raise SeqlabError(f"{file}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-            labels.append(folder.name)
-    if not texts:
+            found = True
+            yield text, folder.name
+    if not found:
         raise SeqlabError(f"{root}: no <label>/*.txt files found")
-    return texts, labels
+
+
+def read_label_folders(root: Path) -> tuple[list[str], list[str]]:
+    return _gather(iter_label_folders(root))
 
 
 def _natural_key(path: Path) -> tuple:
@@ -174,22 +217,37 @@ def _natural_key(path: Path) -> tuple:
     return (int(stem), path.name) if stem.isdigit() else (float("inf"), path.name)
 
 
-def read_labelled(path: str | Path, text_column: str = "text",
-                  label_column: str | None = "label") -> tuple[list[str], list[str]]:
-    """Read one labelled file or label-folder tree, choosing the reader from its name."""
+def _gather(records: LabelledRecords) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for text, label in records:
+        texts.append(text)
+        labels.append(label)
+    return texts, labels
+
+
+def iter_labelled(path: str | Path, text_column: str = "text", label_column: str | None = "label") -> LabelledRecords:
+    """Stream one labelled file or label-folder tree, choosing the reader from its name: ``(text, label)`` records
+    in file order. The file's type and existence are checked at once, before the first record is asked for."""
     path = Path(path)
     if not path.exists():
         raise SeqlabError(f"file or folder not found: {path}")
     if path.is_dir():
-        return read_label_folders(path)
+        return iter_label_folders(path)
     suffix = _base_suffix(path)
     if suffix in (".jsonl", ".json", ".ndjson"):
-        return read_jsonl(path, text_column, label_column)
+        return iter_jsonl(path, text_column, label_column)
     if suffix == ".csv":
-        return read_delimited(path, text_column, label_column, ",")
+        return iter_delimited(path, text_column, label_column, ",")
     if suffix == ".tsv":
-        return read_delimited(path, text_column, label_column, "\t")
+        return iter_delimited(path, text_column, label_column, "\t")
     if suffix in (".txt", ".ft"):
-        return read_fasttext(path)
+        return iter_fasttext(path)
     raise SeqlabError(f"{path}: unknown file type {suffix or '(none)'}; use .jsonl, .json, .csv, .tsv, "
                       "fastText .txt (__label__x text), or a folder with one sub-folder per label")
+
+
+def read_labelled(path: str | Path, text_column: str = "text",
+                  label_column: str | None = "label") -> tuple[list[str], list[str]]:
+    """Read one labelled file or label-folder tree whole: ``(texts, labels)``."""
+    return _gather(iter_labelled(path, text_column, label_column))

@@ -60,15 +60,19 @@ class VerifyFigures:
 
 
 def export_graph(module: Any, args: tuple, path: Path, *, input_names: list[str], output_names: list[str],
-                 dynamic: dict[str, dict[int, str]], opset: int) -> None:
+                 dynamic: dict[str, dict[int, str]], opset: int, variadic: bool = False) -> None:
     """``torch.onnx.export(dynamo=True)`` with named dynamic axes (``torch.export.Dim``), then every output's axes
-    named too (the exporter may write a traced length as a fixed size; the values are right, the declared shape not)."""
+    named too (the exporter may write a traced length as a fixed size; the values are right, the declared shape not).
+    ``variadic``: the module's forward takes ``*inputs`` (a graph whose input count depends on the model, such as
+    one key/value cache per layer), so the axes go to torch.export by position instead of by argument name."""
     import onnx
     import torch
 
     dims: dict[str, Any] = {}
-    shapes = {name: {axis: dims.setdefault(label, torch.export.Dim(label, max=1 << 20)) for axis, label in axes.items()}
-              for name, axes in dynamic.items()}
+    shapes: Any = {name: {axis: dims.setdefault(label, torch.export.Dim(label, max=1 << 20))
+                          for axis, label in axes.items()} for name, axes in dynamic.items()}
+    if variadic:
+        shapes = (tuple(shapes.get(name) for name in input_names),)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -85,6 +89,36 @@ def export_graph(module: Any, args: tuple, path: Path, *, input_names: list[str]
             dim.ClearField("dim_value")
             dim.dim_param = "batch" if i == 0 else (dim.dim_param or f"{output.name}_{i}")
     onnx.save_model(model, str(path))
+
+
+def free_traced_length(path: Path, traced_length: int) -> int:
+    """Free a time axis the exporter fixed in a graph of several recurrent layers: measured (torch 2.13), every
+    GRU/LSTM after the first in one graph comes out followed by ``Reshape(y, [traced_length, -1, H])``; with 0 in
+    place of the traced length (and ``allowzero`` off) the Reshape copies the length from its input. Trace at a
+    length no model dimension has; the export's verification at several lengths checks the result. Returns the
+    number of shapes changed."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    shapes = {init.name: init for init in model.graph.initializer}
+    changed = 0
+    for node in model.graph.node:
+        init = shapes.get(node.input[1]) if node.op_type == "Reshape" and len(node.input) > 1 else None
+        if init is None:
+            continue
+        shape = numpy_helper.to_array(init)
+        if shape.ndim == 1 and len(shape) == 3 and shape[0] == traced_length and -1 in shape[1:]:
+            shape = shape.copy()
+            shape[0] = 0
+            init.CopyFrom(numpy_helper.from_array(shape, init.name))
+            for attribute in node.attribute:
+                if attribute.name == "allowzero":
+                    attribute.i = 0  # 0 in the shape: copy the input's size (not a size of zero)
+            changed += 1
+    if changed:
+        onnx.save_model(model, str(path))
+    return changed
 
 
 def _not_fp32_tables(path: Path) -> list[str]:
@@ -145,6 +179,9 @@ def _export_in_own_process(model_dir: Path, folder: Path, opset: int) -> dict[st
 def export_model(model_dir: str | Path, out: str | Path, *, quantize: str | None = None, opset: int = DEFAULT_OPSET,
                  overwrite: bool = False, log=print) -> dict[str, Any]:
     """Export ``model_dir`` to ``out`` (see the module docstring); returns the export config written."""
+    from seqlab.extras import require_export_tools
+
+    require_export_tools()
     from seqlab import __version__
     from seqlab.api import load
     from seqlab.export.runtime import METRICS, MODEL_CONFIG, load_export

@@ -19,7 +19,7 @@ METRICS = "metrics.json"  # its validation figures, as in a model directory
 
 class ExportPredictor:
     """What every task's ONNX predictor shares: the export's folder and config, and (for ``seqlab evaluate``) the
-    model's typed config and the validation figures training recorded. Imports no torch until ``config`` is read."""
+    model's typed config and the validation figures training recorded. Imports no torch."""
 
     task: str
 
@@ -28,11 +28,19 @@ class ExportPredictor:
 
     @property
     def config(self) -> Any:
-        """The model's typed config (the task's schema: this imports the task's recipe, and torch with it)."""
+        """The model's typed config (the task's schema, from its torch-free ``config`` module)."""
         from seqlab.tasks.base import get_task
 
         saved = read_export_json(self.model_dir, MODEL_CONFIG)
         return get_task(self.task).schema.from_dict(saved["config"])
+
+    @property
+    def capabilities(self) -> Any:
+        """What the model declares (its config's ``Capabilities``), less what needs the model directory: an export's
+        graph gives the task's outputs only, no embedding table and no text vectors (``seqlab embed``, ``/embed``)."""
+        import dataclasses
+
+        return dataclasses.replace(self.config.model.capabilities(), input_table=False, text_vector=None)
 
     def training_metrics(self) -> dict[str, Any]:
         path = self.model_dir / METRICS

@@ -41,6 +41,15 @@ class ClassifierModel(nn.Module):
         """The module whose output is each token's input vector (explanations attribute scores to it)."""
         raise NotImplementedError
 
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, D)`` the one vector of each text that the output layer reads (``seqlab embed``), and the ``(B, T)``
+        attention weights it pooled with, when it pools with attention. Declared by ``Capabilities.text_vector``."""
+        raise NotImplementedError
+
+    # the state-dict entries whose scaling by f multiplies every logit by f (the output layer): temperature
+    # scaling is folded into them when the model is saved, so predictors, explanations and exports need no step
+    logit_parameters: tuple[str, ...] = ("head.weight", "head.bias")
+
     def fit_statistics(self, docs: list[np.ndarray], targets: torch.Tensor) -> None:
         """Statistics of the training data a model needs before training; most need none."""
 

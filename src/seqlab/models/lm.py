@@ -213,6 +213,7 @@ class RNNLM(nn.Module):
         self.rnns = nn.ModuleList(cell(c.emb_size if i == 0 else c.hidden_size, c.hidden_size, batch_first=True)
                                   for i in range(c.layers))
         out_size = c.emb_size if tie else c.hidden_size
+        self.state_size = out_size  # the width of the states forward() returns
         # tying needs the output size of the embedding: project when the sizes differ (Press & Wolf 2017)
         self.projection = nn.Linear(c.hidden_size, out_size) if out_size != c.hidden_size else None
         self.output = OutputLayer(out_size, vocab_size, c.softmax, self.embedding if tie else None, c.cutoffs)
@@ -308,6 +309,7 @@ class TransformerLM(nn.Module):
         c = self.config = config
         self.vocab_size = vocab_size
         self.context = c.context
+        self.state_size = c.d_model  # the width of the states forward() returns
         self.embedding = nn.Embedding(vocab_size, c.d_model)
         nn.init.normal_(self.embedding.weight, std=c.d_model ** -0.5)
         self.position_table: nn.Embedding | None = None

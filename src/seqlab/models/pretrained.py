@@ -84,13 +84,15 @@ class PretrainedClassifier(ClassifierModel):
         self.head = nn.Linear(hidden, num_outputs)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        return ClassifierOutput(self.head(self.dropout(self.pooled(ids, lengths)[0])))
+
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, None]:
         mask = length_mask(lengths.clamp(min=1), ids.size(1))  # (B, T)
         h = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state  # (B, T, H)
         if self.config.pooling == "cls":
-            pooled = h[:, 0]
-        else:
-            pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).to(h.dtype)
-        return ClassifierOutput(self.head(self.dropout(pooled)))
+            return h[:, 0], None
+        # mean over the sub-tokens, [CLS] and [SEP] too: sentence-transformers' pooling of all-MiniLM-L6-v2
+        return (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).to(h.dtype), None
 
     def save_encoder_files(self, folder: Path) -> None:
         self.encoder.config.save_pretrained(str(folder))

@@ -119,10 +119,15 @@ class PretrainedTagger(EmissionTagger):
 
     def forward(self, batch: SubwordBatch) -> Tensor:
         """Emission scores (B, T, K) of the words (meaningless at padding)."""
-        mask = length_mask(batch.subword_lengths, batch.ids.size(1))  # (B, S)
-        h = self.encoder(input_ids=batch.ids, attention_mask=mask.long()).last_hidden_state  # (B, S, H)
+        h, _ = self.token_states(batch)  # (B, S, H)
         words = h.gather(1, batch.first[..., None].expand(-1, -1, h.size(-1)))  # (B, T, H) at first sub-tokens
         return self.head(self.dropout(words))  # (B, T, K)
+
+    def token_states(self, batch: SubwordBatch) -> tuple[Tensor, Tensor]:
+        """The encoder's last layer at every sub-token (B, S, H) and the (B, S) mask of real ones ([CLS] and [SEP]
+        too): a text's vector (``seqlab embed``) is their mean, as sentence-transformers pools all-MiniLM-L6-v2."""
+        mask = length_mask(batch.subword_lengths, batch.ids.size(1))  # (B, S)
+        return self.encoder(input_ids=batch.ids, attention_mask=mask.long()).last_hidden_state, mask
 
     def save_encoder_files(self, folder: Path) -> None:
         self.encoder.config.save_pretrained(str(folder))

@@ -49,6 +49,10 @@ class RNNClassifier(ClassifierModel):
         self.head = nn.Linear(out_size, num_outputs)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        pooled, attention = self.pooled(ids, lengths)  # (B, D), (B, T) or None
+        return ClassifierOutput(self.head(self.dropout(pooled)), attention)
+
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         # ids (B, T); empty texts are read as one <pad> token so every text has a last token
         safe_lengths = lengths.clamp(min=1)
         emb = self.dropout(self.embedding(ids))  # (B, T, E)
@@ -70,7 +74,7 @@ class RNNClassifier(ClassifierModel):
             pooled = (out * mask[..., None]).sum(1) / safe_lengths[:, None].to(out.dtype)
         else:  # max
             pooled = out.masked_fill(~mask[..., None], float("-inf")).max(1).values
-        return ClassifierOutput(self.head(self.dropout(pooled)), attention)
+        return pooled, attention
 
     def _encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """All layers and directions of ``self.rnn`` over right-padded ``x`` (B, T, E) -> (B, T, dirs*H).

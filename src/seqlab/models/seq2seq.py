@@ -21,7 +21,7 @@ functions in ``seqlab.decode`` use and that both this model and
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +63,10 @@ class Seq2SeqModel(Protocol):
 
     def decode_step(self, state: DecoderState, prev_tokens: Tensor) -> tuple[Tensor, Tensor, DecoderState]:
         """prev_tokens (N,) -> log_probs (N, V) float32, attention (N, S), new state."""
+        ...
+
+    def encode_source(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """src (B, S), src_lengths (B,) -> the encoder's outputs (B, S, D) and the (B, S) mask of real tokens."""
         ...
 
     def attention_maps(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
@@ -119,6 +123,7 @@ class RNNSeq2Seq(nn.Module):
         rnn_cls = nn.GRU if c.cell == "gru" else nn.LSTM
         between_layers = c.dropout if L > 1 else 0.0
 
+        self.memory_size = H  # the width of the encoder's outputs (both directions)
         self.src_embed = nn.Embedding(src_vocab_size, E, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab_size, E, padding_idx=pad_id)
         self.dropout = nn.Dropout(c.dropout)
@@ -137,14 +142,24 @@ class RNNSeq2Seq(nn.Module):
 
     # ---------------------------------------------------------------- encoder
 
-    def encode(self, src: Tensor, src_lengths: Tensor) -> RNNDecoderState:
-        """src (B, S), src_lengths (B,) -> decoder state before the first target token."""
-        B, S = src.shape
+    def encode_source(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """src (B, S), src_lengths (B,) -> the encoder's outputs (B, S, H) and the (B, S) mask of real tokens: what
+        attention reads, and (their mean) a source text's vector (``seqlab embed``)."""
+        return self._encode(src, src_lengths)[:2]
+
+    def _encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, Any]:
+        S = src.size(1)
         mask = source_mask(src_lengths.to(src.device), S)  # (B, S); lengths may arrive on the CPU
         emb = self.dropout(self.src_embed(src))  # (B, S, E)
         packed = pack_padded_sequence(emb, src_lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         packed_out, final = self.encoder(packed)
         memory, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=S)  # (B, S, H)
+        return memory, mask, final
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> RNNDecoderState:
+        """src (B, S), src_lengths (B,) -> decoder state before the first target token."""
+        B = src.size(0)
+        memory, mask, final = self._encode(src, src_lengths)
         finals = final if isinstance(final, tuple) else (final,)
         states = []
         for state, bridge in zip(finals, self.bridge, strict=True):

@@ -240,6 +240,11 @@ class BiLSTMTagger(EmissionTagger):
 
     def forward(self, batch: TagBatch) -> Tensor:
         """Emission scores (B, T, K) (meaningless at padding)."""
+        return self.head(self.dropout(self.token_states(batch)[0]))  # (B, T, K)
+
+    def token_states(self, batch: TagBatch) -> tuple[Tensor, Tensor]:
+        """The encoder's output at each word (B, T, 2H), what the emissions are read from, and the (B, T) mask of
+        real words: a text's vector (``seqlab embed``) is their mean."""
         lengths = batch.lengths.clamp(min=1)
         mask = length_mask(lengths, batch.words.size(1))  # (B, T)
         parts = [self.word_embedding(batch.words)]  # (B, T, E)
@@ -251,8 +256,7 @@ class BiLSTMTagger(EmissionTagger):
             char_out[mask] = feats
             parts.append(char_out)
         x = self.dropout(torch.cat(parts, dim=-1))  # (B, T, E + Ec + F)
-        h = self.dropout(self.encoder(x, lengths))  # (B, T, 2H)
-        return self.head(h)  # (B, T, K)
+        return self.encoder(x, lengths), mask  # (B, T, 2H), (B, T)
 
     def export_graph(self) -> nn.Module:
         """The emission network as ``seqlab export`` writes it (:class:`PaddedTagger`); the CRF's decoding is not in

@@ -48,6 +48,10 @@ class TransformerClassifier(ClassifierModel):
         return self.positions[:length]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> ClassifierOutput:
+        pooled, attention = self.pooled(ids, lengths)  # (B, D), (B, T) or None
+        return ClassifierOutput(self.head(self.dropout(pooled)), attention)
+
+    def pooled(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         safe_lengths = lengths.clamp(min=1)
         x = self.embedding(ids) * math.sqrt(self.config.d_model)  # (B, T, D)
         mask = length_mask(safe_lengths, ids.size(1))  # (B, T) True at tokens
@@ -63,4 +67,4 @@ class TransformerClassifier(ClassifierModel):
             pooled, attention = self.pool(h, mask)
         else:
             pooled = (h * mask[..., None]).sum(1) / safe_lengths[:, None].to(h.dtype)
-        return ClassifierOutput(self.head(self.dropout(pooled)), attention)
+        return pooled, attention

@@ -160,6 +160,7 @@ class TransformerSeq2Seq(nn.Module):
         super().__init__()
         c = self.config = config
         self.pad_id = pad_id
+        self.memory_size = c.d_model  # the width of the encoder's outputs
         if c.share_embeddings and src_vocab_size != tgt_vocab_size:
             raise SeqlabError(
                 f"transformer seq2seq: share_embeddings needs one joint source/target vocabulary, but the "
@@ -194,13 +195,18 @@ class TransformerSeq2Seq(nn.Module):
         """(..., D) -> (..., V); tied output uses the target embedding (Press & Wolf 2017)."""
         return F.linear(h, self.tgt_embed.weight) if self.output is None else self.output(h)
 
-    def encode(self, src: Tensor, src_lengths: Tensor) -> TransformerDecoderState:
-        """src (B, S), src_lengths (B,) -> state before the first target token."""
+    def encode_source(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """src (B, S), src_lengths (B,) -> the encoder's outputs (B, S, D) and the (B, S) mask of real tokens: what
+        cross-attention reads, and (their mean) a source text's vector (``seqlab embed``)."""
         mask = source_mask(src_lengths.to(src.device), src.size(1))  # (B, S); lengths may arrive on the CPU
         x = self._embed(self.src_embed, src)  # (B, S, D)
         for block in self.encoder:
             x = block(x, mask[:, None, None, :])  # mask (B, 1, 1, S)
-        memory = self.encoder_norm(x)  # (B, S, D)
+        return self.encoder_norm(x), mask  # (B, S, D), (B, S)
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> TransformerDecoderState:
+        """src (B, S), src_lengths (B,) -> state before the first target token."""
+        memory, mask = self.encode_source(src, src_lengths)  # (B, S, D), (B, S)
         B, h, dh = src.size(0), self.config.heads, self.config.d_model // self.config.heads
         empty = memory.new_zeros(B, h, 0, dh)  # (B, h, 0, d_head): no prefix yet
         return TransformerDecoderState(

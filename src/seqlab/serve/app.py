@@ -41,7 +41,8 @@ from seqlab.errors import SeqlabError
 from .batcher import MicroBatcher, QueueFull, ShuttingDown
 from .errors import ApiError, error_body, error_response, install_error_handlers
 from .guards import BodyLimitMiddleware, check_json_content_type, check_texts
-from .handlers import Handler, handlers
+from .handlers import Handler
+from .handlers import routes as task_routes
 from .limits import ServeLimits
 from .loading import ServedModel
 from .metrics import MetricsMiddleware, ServeMetrics
@@ -59,7 +60,7 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
     by_name = {m.name: m for m in models}
     if len(by_name) != len(models):
         raise SeqlabError("two served models share a name")
-    routes = handlers()
+    routes = task_routes()
     batchers = {m.name: MicroBatcher(m.name, _runner(m.predictor, routes), max_batch=limits.max_batch,
                                      max_wait=limits.max_wait_ms / 1000, max_queue=limits.max_queue,
                                      on_batch=metrics.batch_observer(m.name)) for m in models}
@@ -121,8 +122,8 @@ def create_app(models: list[ServedModel], limits: ServeLimits | None = None, api
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    for handler in routes.values():
-        _add_task_route(protected, handler, routes, by_name, batchers, limits, authorize)
+    for by_task in routes.values():
+        _add_task_route(protected, by_task, routes, by_name, batchers, limits, authorize)
     app.include_router(public)
     app.include_router(protected)
     return app
@@ -133,12 +134,12 @@ def _close_all(batchers: list[MicroBatcher], timeout: float) -> None:
         batcher.close(timeout)
 
 
-def _runner(predictor: Any, routes: dict[str, Handler]):
-    """The batcher's ``run_batch``: the key is (route, options); the route's handler runs the model."""
+def _runner(predictor: Any, routes: dict[str, dict[str, Handler]]):
+    """The batcher's ``run_batch``: the key is (route, options); the route's handler of the model's task runs it."""
 
     def run(key: tuple, texts: list[str]) -> list[Any]:
         route, options = key
-        return routes[route].infer(predictor, options, texts)
+        return routes[route][predictor.task].infer(predictor, options, texts)
 
     return run
 
@@ -187,27 +188,36 @@ def _checked_first(check: Callable[[Request], Awaitable[None]]) -> type[APIRoute
     return CheckedFirst
 
 
-def _add_task_route(router: APIRouter, handler: Handler, routes: dict[str, Handler], by_name: dict[str, ServedModel],
-                    batchers: dict[str, MicroBatcher], limits: ServeLimits,
+def _add_task_route(router: APIRouter, by_task: dict[str, Handler], routes: dict[str, dict[str, Handler]],
+                    by_name: dict[str, ServedModel], batchers: dict[str, MicroBatcher], limits: ServeLimits,
                     authorize: Callable[[Request], Awaitable[None]] | None = None) -> None:
-    request_model = handler.request_model  # a real class in the signature: FastAPI validates and documents it
+    route = next(iter(by_task.values()))  # what its tasks share: the path, the models, the summary
+    request_model = route.request_model  # a real class in the signature: FastAPI validates and documents it
 
     async def check_first(request: Request) -> None:
-        """401 without the key, 404 for an unknown model, 400 for another task's model, 415 for a body that is not
-        JSON, in this order and before the body is read (else a body invalid for this route would be a 422)."""
+        """401 without the key, 404 for an unknown model, 400 for another task's model or one without what the route
+        needs, 415 for a body that is not JSON, in this order and before the body is read (else a body invalid for
+        this route would be a 422)."""
         if authorize is not None:
             await authorize(request)
         name = request.path_params["name"]
         served = _model(by_name, name)
-        if served.task != handler.task:
-            answers = ", ".join(f"/v1/models/{name}/{h.route}" for h in routes.values() if h.task == served.task)
+        handler = by_task.get(served.task)
+        if handler is None:
+            answers = ", ".join(f"/v1/models/{name}/{r}" for r, tasks in routes.items()
+                                if served.task in tasks and tasks[served.task].unavailable(served.predictor) is None)
+            needs = " or ".join(repr(t) for t in by_task)
             raise ApiError(400, "wrong_task", f"model {name!r} is a {served.task!r} model: "
-                                              f"{handler.route} needs a {handler.task!r} model "
+                                              f"{route.route} needs a {needs} model "
                                               f"(this one answers {answers})")
+        why = handler.unavailable(served.predictor)
+        if why is not None:
+            raise ApiError(400, "not_supported", f"model {name!r} cannot answer {route.route}: {why}")
         check_json_content_type(request.headers.get("content-type"))
 
     async def endpoint(name: str, body: request_model) -> Any:  # type: ignore[valid-type]
-        served = _model(by_name, name)  # known, and of this route's task: check_first ran before
+        served = _model(by_name, name)  # known, and of one of this route's tasks: check_first ran before
+        handler = by_task[served.task]
         texts = handler.texts(body)
         check_texts(texts, limits)
         options = handler.options(served.predictor, body)
@@ -218,13 +228,14 @@ def _add_task_route(router: APIRouter, handler: Handler, routes: dict[str, Handl
             results = await batcher.run((handler.route, options), texts, limits.timeout)
         return handler.respond(name, body, results)
 
-    responses = error_responses(e400="the model has another task", e404="no such model", e413="body too large",
-                                e415="the body is not application/json", e422="invalid request or over a limit",
+    responses = error_responses(e400="the model has another task, or lacks what the route needs",
+                                e404="no such model", e413="body too large", e415="the body is not application/json",
+                                e422="invalid request or over a limit",
                                 e503="queue full (see Retry-After) or shutting down", e504="timed out")
-    if handler.streaming:
+    if route.streaming:
         responses[200] = {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}
-    router.add_api_route(f"/v1/models/{{name}}/{handler.route}", endpoint, methods=["POST"],
-                         response_model=handler.response_model, summary=handler.summary, name=handler.route,
+    router.add_api_route(f"/v1/models/{{name}}/{route.route}", endpoint, methods=["POST"],
+                         response_model=route.response_model, summary=route.summary, name=route.route,
                          responses=responses, route_class_override=_checked_first(check_first))
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
-from seqlab.inference import training_metrics
+from seqlab.reports import training_metrics  # torch-free: exports are served without torch
 
-from .handlers import handlers
+from .handlers import handlers_for
 from .schemas import finite
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # fits a URL path segment as it is
@@ -60,7 +60,7 @@ def load_models(specs: list[str], device: str = "cpu", warmup: bool = True, log=
     for name, path in parse_specs(specs):
         started = time.perf_counter()
         predictor = load(path, device=device, precision=precision)
-        routes = [h for h in handlers().values() if h.task == predictor.task]
+        routes = handlers_for(predictor)
         if not routes:
             raise SeqlabError(f"{path} holds a {predictor.task!r} model, which the server has no route for")
         if warmup:
@@ -84,7 +84,7 @@ def served(name: str, predictor: Any, model_dir: Path | None = None, load_second
 def describe(name: str, predictor: Any, model_dir: Path | None, load_seconds: float) -> dict[str, Any]:
     """What ``GET /v1/models`` says about a model: task, routes, its routes' details (labels, languages, ...),
     the predictor's config summary, and the model directory's metrics."""
-    routes = [h for h in handlers().values() if h.task == predictor.task]
+    routes = handlers_for(predictor)
     info: dict[str, Any] = {"name": name, "task": predictor.task, "routes": [h.route for h in routes],
                             "load_seconds": round(load_seconds, 3)}
     for handler in routes:

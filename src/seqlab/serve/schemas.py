@@ -29,6 +29,7 @@ class ModelInfo(BaseModel):
     labels: list[str] | None = None
     languages: dict[str, Any] | None = None
     has_attention: bool | None = None
+    text_vector: str | None = Field(None, description="what the embed route's vector of a text is, for a model that has one")
     config: dict[str, Any] = Field(default_factory=dict, description="a summary of the run config")
     metrics: dict[str, Any] | None = Field(None, description="the model directory's metrics.json")
     load_seconds: float | None = None

@@ -137,9 +137,11 @@ def load_model(model_dir: str | Path, device: str = "cpu", *, expect_task: str |
 
         _check_options(load_export, options)
         return load_export(model_dir, expect_task=expect_task, command=command, device=device, **options)
+    from seqlab.extras import require_torch_for_model_dir
     from seqlab.modeldir import read_model_config
 
     task = read_model_config(model_dir).get("task", "")
+    require_torch_for_model_dir(model_dir)
     if expect_task is not None and task != expect_task:
         needs = get_task(expect_task).description.split(" (")[0]
         raise SeqlabError(f"{model_dir} holds a {task!r} model; '{command or expect_task}' needs a {expect_task!r} "

@@ -11,7 +11,7 @@ Ids are ranked by training frequency, which the adaptive softmax needs.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,13 +37,19 @@ class StreamTokenizer:
             self.eos_id, self.unk_id = EOS_ID, UNK_ID
 
     @classmethod
-    def train(cls, lines: Sequence[str], kind: str, vocab_size: int = 8000, min_freq: int = 1) -> StreamTokenizer:
+    def train(cls, lines: Iterable[str], kind: str, vocab_size: int = 8000, min_freq: int = 1) -> StreamTokenizer:
+        """Learn from the training lines, read once as they come (a list, or a stream such as
+        :func:`seqlab.data.corpus.iter_lines` of a file larger than memory)."""
         if kind == "word":
-            counts = Counter(tok for line in lines for tok in line.split())
-            counts[EOS] += len(lines)
+            counts: Counter[str] = Counter()
+            lines_seen = 0
+            for line in lines:
+                counts.update(line.split())
+                lines_seen += 1
+            counts[EOS] += lines_seen
             vocab = Vocab.from_counts(counts, min_freq=min_freq, specials=(EOS, UNK))
             return cls("word", vocab=vocab)
-        return cls("bpe", subword=SubwordTokenizer.train([line.strip() for line in lines], "bpe", vocab_size, 2))
+        return cls("bpe", subword=SubwordTokenizer.train((line.strip() for line in lines), "bpe", vocab_size, 2))
 
     def __len__(self) -> int:
         return len(self.vocab) if self.vocab is not None else len(self.subword)  # type: ignore[arg-type]

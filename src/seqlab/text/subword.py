@@ -53,7 +53,7 @@ class SubwordTokenizer:
             trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                                 special_tokens=SPECIALS, show_progress=False)
         tok.decoder = decoders.Metaspace(replacement=SPACE, prepend_scheme="always")
-        tok.train_from_iterator(list(texts), trainer=trainer)
+        tok.train_from_iterator(_batches(texts), trainer=trainer)  # streamed: a list of texts is never needed
         return cls(tok, kind)
 
     def __len__(self) -> int:
@@ -103,3 +103,15 @@ def display_token(token: str) -> str:
     if token in SPECIALS or not any(ch.isalnum() for ch in token):
         return token
     return "·" + token
+
+
+def _batches(texts: Iterable[str], size: int = 1000):
+    """Lists of ``size`` texts: what ``train_from_iterator`` reads fastest, and all it holds at a time."""
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -11,6 +11,6 @@ from seqlab.tasks.base import TaskSpec, register_task
 SPEC = register_task(TaskSpec(
     name="classify", description="text classification (sentiment, topics, ...)", package=__name__,
     schema=f"{__name__}.config:SCHEMA", train=f"{__name__}.recipe:train", load=f"{__name__}.predictor:load",
-    evaluate=f"{__name__}.predictor:evaluate", add_commands=f"{__name__}.commands:add_commands",
+    evaluate=f"{__name__}.evaluate:evaluate", add_commands=f"{__name__}.commands:add_commands",
     add_evaluate_options=f"{__name__}.commands:add_evaluate_options",
     format_report=f"{__name__}.commands:format_report"))

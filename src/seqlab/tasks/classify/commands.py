@@ -7,32 +7,39 @@ import json
 import sys
 from typing import Any
 
+WINDOW_HELP = ("texts read from --file or standard input, run and written at a time (default 16,384): the "
+               "memory a big input needs")
 WORKERS_HELP = "processes that tokenise large inputs in parallel (default: all cores for bag models, 0 for others)"
 
 
 def cmd_predict(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.commandline import load_for_command, read_inputs
+    """Classify the texts and print one line each, a window of the input at a time (``--file BIG`` runs in the
+    memory of one window, in input order); ``--html`` draws one page of every text, so it reads them all first."""
+    from seqlab.commandline import input_windows, load_for_command, read_inputs
     model = load_for_command(args, "classify", "predict")
-    texts = read_inputs(args)
     explain = args.explain or args.html is not None
-    if explain:
-        results = model.explain(texts, batch_size=args.batch_size, workers=args.workers)
-    else:
-        results = model.predict(texts, batch_size=args.batch_size, workers=args.workers)
-    for text, result in zip(texts, results, strict=True):
-        if args.json:
-            print(json.dumps({"text": text, **result}, ensure_ascii=False))
+    kept: list[dict[str, Any]] = []  # every explanation, for the page
+    for texts in ([read_inputs(args)] if args.html else input_windows(args, args.window)):
+        if explain:
+            results = model.explain(texts, batch_size=args.batch_size, workers=args.workers)
         else:
-            print(f"{result['label']}\t{result['confidence']:.3f}\t{text[:80]}")
-            if explain:  # the words and n-grams that weighed most, for (+) or against (-) the label
-                top = sorted(result["contributions"], key=lambda p: -abs(p[1]))[: args.top]
-                print("\t" + "  ".join(f"{tok}:{score:+.3f}" for tok, score in top) + f"   ({result['method']})")
+            results = model.predict(texts, batch_size=args.batch_size, workers=args.workers)
+        for text, result in zip(texts, results, strict=True):
+            if args.json:
+                print(json.dumps({"text": text, **result}, ensure_ascii=False))
+            else:
+                print(f"{result['label']}\t{result['confidence']:.3f}\t{text[:80]}")
+                if explain:  # the words and n-grams that weighed most, for (+) or against (-) the label
+                    top = sorted(result["contributions"], key=lambda p: -abs(p[1]))[: args.top]
+                    print("\t" + "  ".join(f"{tok}:{score:+.3f}" for tok, score in top) + f"   ({result['method']})")
+        if args.html:
+            kept.extend(results)
     if args.html:
         from pathlib import Path
 
         from seqlab.tasks.classify.explain import explanation_html
 
-        explanation_html(results, Path(args.html))
+        explanation_html(kept, Path(args.html))
         print(f"explanations written to {args.html}", file=sys.stderr)
     return 0
 
@@ -52,6 +59,7 @@ def add_commands(subparsers) -> None:
                     help="write the explanations as a page colouring each text by its words' scores")
     pr.add_argument("--top", type=int, default=10, help="with --explain: how many words to show")
     pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--window", type=int, default=None, metavar="N", help=WINDOW_HELP)
     pr.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     add_runtime_options(pr)
     pr.set_defaults(func=cmd_predict)

@@ -51,8 +51,11 @@ def bag_contributions(model: Any, ids: np.ndarray, tokens: list[str],
     index = torch.as_tensor(features, dtype=torch.long)
     with torch.no_grad():
         if cfg.weighting == "nb":
-            per_feature = (model.feature_weights.weight[index, column] * model.nb_ratios[index, column]).tolist()
+            per_feature = (model.feature_weights.weight[index, column] * model.nb_ratios[index, column]).numpy()
+            per_feature = (per_feature + model.vector_contributions(features, column)).tolist()
             bias = float(model.bias[column])
+            if cfg.vector_features:
+                bias += float(model.vector_head.bias[column])
         else:
             per_feature = ((model.embedding.weight[index] @ model.head.weight[column]) / max(1, len(features))).tolist()
             bias = float(model.head.bias[column])

@@ -1,7 +1,8 @@
 """A classifier export run by ONNX Runtime, without torch: the same ``predict`` (and, for a model that pools with
 attention, ``explain``) as :class:`~seqlab.tasks.classify.predictor.Classifier`.
 
-Imports numpy, ONNX Runtime and seqlab's text pipeline only (``pip install "seqlab[runtime]"`` is enough).
+Imports numpy, ONNX Runtime and seqlab's text pipeline only (``pip install "seqlab[runtime]"`` is enough); a
+``pretrained`` model's export reads its encoder's ``tokenizer.json`` with ``tokenizers`` (no transformers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from seqlab.data.batching import bucketed_map, pad_arrays
 from seqlab.errors import SeqlabError
 from seqlab.export.format import read_export_json, session
 from seqlab.export.runtime import ExportPredictor
+from seqlab.export.tokenizer import PretrainedTokenizer
 from seqlab.text.ngrams import BagFeatures
 from seqlab.text.pipeline import TextPipeline
 from seqlab.text.validity import check_texts
@@ -33,7 +35,11 @@ class OnnxClassifier(ExportPredictor):
         self.labels: list[str] = list(settings["labels"])
         self.pad_id, self.pad_multiple = int(settings["pad_id"]), int(settings["pad_multiple"])
         self.has_attention = bool(settings["attention"])
-        self.pipeline = TextPipeline.from_json(read_export_json(folder, TEXT_FILE))
+        self.pipeline: Any
+        if settings.get("text", "words") == "pretrained":  # the encoder's own sub-word tokenizer
+            self.pipeline = PretrainedTokenizer(self.model_dir / settings["tokenizer"], settings["max_len"], self.pad_id)
+        else:
+            self.pipeline = TextPipeline.from_json(read_export_json(folder, TEXT_FILE))
         spec = settings.get("featurizer")
         self.featurizer = BagFeatures(**spec) if spec else None
         self.session = session(self.model_dir / config["graphs"]["classifier"], threads)

@@ -11,20 +11,11 @@ import numpy as np
 import torch
 
 from seqlab.data.batching import pad_batch
-from seqlab.data.classification import (
-    ClassifyDataConfig,
-    LabelledTexts,
-    is_single_source,
-    load_split,
-    load_train_valid,
-)
-from seqlab.data.splits import WHOLE, same_data, scored_part
-from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, bucketed_map, check_texts, timed
-from seqlab.metrics import calibration, classification_report
+from seqlab.inference import Predictor, bucketed_map, check_texts, pooled_vectors
 from seqlab.modeldir import read_json
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
-from seqlab.runtime import Timer, scoped_threads
+from seqlab.runtime import scoped_threads
+from seqlab.tasks.classify.evaluate import eval_examples, evaluate, parse_label_map  # noqa: F401  (re-exported)
 from seqlab.tasks.classify.recipe import (
     HF_FOLDER,
     PAD_MULTIPLE,
@@ -204,6 +195,24 @@ class Classifier(Predictor):
             out.append(result)
         return out
 
+    def _table(self) -> tuple[list[str], torch.Tensor]:
+        """The words (or a pretrained encoder's word pieces) and their rows; a bag's hashed n-gram rows after the
+        words stand for no word and are left out."""
+        if reads_pretrained_text(self.config):
+            tokens = self.pipeline.tokenizer.convert_ids_to_tokens(list(range(self.vocab_size)))
+        else:
+            tokens = list(self.pipeline.vocab.itos)
+        return tokens, self.model.input_embedding().weight[: len(tokens)]
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        docs, _ = encode_for_model(self.pipeline, self.model.featurizer, texts, with_tokens=False)
+
+        def run(batch: list[int]) -> torch.Tensor:  # (len(batch), D) the vectors the output layer reads
+            ids, lens = pad_batch([docs[i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
+            return self.model.pooled(ids.to(self.device), lens.to(self.device))[0]
+
+        return pooled_vectors([len(d) for d in docs], run, batch_size, self.model.head.in_features)
+
     @property
     def has_attention(self) -> bool:
         return self.config.model.capabilities().attention_pooling
@@ -211,68 +220,3 @@ class Classifier(Predictor):
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Classifier:
     return Classifier(model_dir, device=device, precision=precision)
-
-
-def parse_label_map(text: str | None) -> dict[str, str]:
-    """``"0=neg,1=pos"`` -> {"0": "neg", "1": "pos"}."""
-    if not text:
-        return {}
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
-        raise SeqlabError(f"--label-map {text!r}: write DATA_LABEL=MODEL_LABEL pairs, e.g. 0=neg,1=pos")
-    return {a.strip(): b.strip() for a, b in pairs}
-
-
-def eval_examples(predictor: Classifier, data: str, split: str, options: dict[str, Any],
-                  log=print) -> tuple[LabelledTexts, str]:
-    """The examples to score and the name of what they are. A file (or label-folder tree) is scored whole
-    (``"whole"``) unless it is the model's own training data and ``split`` is train or valid: then exactly that
-    part of it as training split it (the seeded carve-out, ``--limit`` too). Scoring what training learnt from is
-    said with a warning through ``log``."""
-    cfg = predictor.config.data
-    own = same_data(data, cfg.data)
-    data_cfg = ClassifyDataConfig(data=data, text_column=options.get("text_column") or cfg.text_column,
-                                  label_column=options.get("label_column") or cfg.label_column,
-                                  valid_fraction=cfg.valid_fraction, split_seed=cfg.split_seed,
-                                  valid_data=cfg.valid_data if own else None, limit=cfg.limit if own else None)
-    return scored_part(data, split, cfg.data, "examples", train_valid=lambda: load_train_valid(data_cfg),
-                       whole=(lambda: load_split(data_cfg, "train")) if is_single_source(data) else None,
-                       split_of=lambda name: load_split(data_cfg, name), log=log)  # a file: whole, whatever --split says
-
-def evaluate(predictor: Classifier, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
-             log=print) -> dict[str, Any]:
-    """Accuracy, balanced accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix and the expected
-    calibration error (``ece``, with its bins as ``calibration``) of ``split`` of ``data``; a file is scored whole
-    (see :func:`eval_examples`). The report says what was scored: ``data``, ``split``, ``examples``; the confusion
-    matrix and the reliability diagram are written as PNGs (``confusion_png``, ``reliability_png``)."""
-    options = options or {}
-    examples, split = eval_examples(predictor, data, split, options, log)
-    label_map = parse_label_map(options.get("label_map"))
-    if label_map:
-        examples = LabelledTexts(examples.texts, [label_map.get(lab, lab) for lab in examples.labels], examples.source)
-    unknown = sorted(set(examples.labels) - set(predictor.labels))
-    if unknown:
-        raise SeqlabError(f"{data} ({split}) has labels the model does not know: {', '.join(unknown[:5])} "
-                          f"(model labels: {', '.join(predictor.labels)}); if they only differ in name, map them "
-                          f"with --label-map {','.join(f'{u}={m}' for u, m in zip(unknown, predictor.labels, strict=False))}")
-    with Timer() as timer:
-        predictions = predictor.predict(examples.texts, batch_size=options.get("batch_size") or 256,
-                                        workers=options.get("workers"))
-    index = {lab: i for i, lab in enumerate(predictor.labels)}
-    report = classification_report([index[g] for g in examples.labels], [index[p["label"]] for p in predictions],
-                                   predictor.labels)
-    reliability = calibration([p["confidence"] for p in predictions],
-                              [p["label"] == g for p, g in zip(predictions, examples.labels, strict=True)])
-    report.update({"ece": reliability["ece"], "calibration": reliability,
-                   "data": data, "split": split, "examples": len(examples)})
-    timed(report, timer, len(examples), "examples")
-    from seqlab.plots import confusion_matrix, reliability_diagram
-
-    shown = Path(data).name if split == WHOLE else split
-    png = Path(options.get("confusion") or predictor.model_dir / f"confusion-{shown}.png")
-    confusion_matrix(report["confusion"], report["labels"], png)
-    report["confusion_png"] = str(png)
-    reliability_png = Path(options.get("reliability") or png.with_name(f"reliability-{shown}.png"))
-    reliability_diagram(reliability, reliability_png)
-    report["reliability_png"] = str(reliability_png)
-    return report

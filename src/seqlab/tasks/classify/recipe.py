@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,8 +18,17 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.data.batching import bucket_batches, pad_batch
-from seqlab.data.cache import cached_arrays, from_ragged, to_ragged
-from seqlab.data.classification import LabelledTexts, check_labels, load_train_valid
+from seqlab.data.cache import EntryBuilder, Ragged, cached_arrays, cached_entry, from_ragged, to_ragged
+from seqlab.data.classification import (
+    LabelledSource,
+    LabelledTexts,
+    TrainValidPlan,
+    check_labels,
+    load_train_valid,
+    plan_train_valid,
+)
+from seqlab.data.streaming import WindowBatch, default_workers, window_batches
+from seqlab.data.tokenized import ChunkTokenizer, Interner, count_selected, rank_vocabulary, write_selected
 from seqlab.errors import SeqlabError
 from seqlab.inference import bucketed_map
 from seqlab.metrics import classification_report
@@ -29,10 +38,13 @@ from seqlab.models.bag import MAX_BUCKETS
 from seqlab.models.base import ClassifierModel
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
 from seqlab.runtime import pick_device
+from seqlab.tasks.classify.calibrate import fit_temperature, scaled_state, validation_loss
 from seqlab.tasks.classify.config import SCHEMA, ClassifyConfig, VectorsConfig  # noqa: F401  (re-exported)
 from seqlab.tasks.common import fit_task
+from seqlab.text.crops import SENTENCE_ENDS, sentence_crops
 from seqlab.text.ngrams import ragged_hashed_ngrams
 from seqlab.text.pipeline import TextConfig, TextPipeline, truncate
+from seqlab.text.ragged import split_ragged
 from seqlab.text.vocab import PAD, UNK, Vocab
 from seqlab.train import TrainableTask
 
@@ -43,50 +55,182 @@ VALID_BATCH = 256  # texts per batch when validating
 
 
 # ---------------------------------------------------------------------------- encoding
-def _encode_words(texts_by_split: dict[str, LabelledTexts], config: TextConfig,
-                  pipeline_factory) -> tuple[TextPipeline, dict[str, list[np.ndarray]]]:
-    """Tokenise every split once (cached), then apply the vocabulary cut-offs and truncation.
+@dataclass
+class EncodedSplit:
+    """One split's word ids (memory-mapped, under the full vocabulary, untruncated), labels and name."""
 
-    The cache stores ids under a *full* frequency-ranked vocabulary, so changing
-    ``min_freq``/``max_vocab`` re-uses it: ids past the cut simply become ``<unk>``.
+    ids: Ragged
+    labels: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _encode_words(plan: TrainValidPlan, config: TextConfig, pipeline_factory,
+                  workers: int | None = None) -> tuple[TextPipeline, dict[str, EncodedSplit]]:
+    """Tokenise the training and validation data once (cached), streaming it from the files.
+
+    The cache stores ids under a *full* frequency-ranked vocabulary, so changing ``min_freq``/``max_vocab`` re-uses
+    it: ids past the cut simply become ``<unk>`` (:func:`_docs`). A cold cache reads each file once (twice for a
+    tokenizer trained on the data, BPE), tokenising chunks of texts in ``workers`` processes (default: the cores)
+    into a provisional vocabulary; the carve-out and ``--limit`` then pick the splits' examples, their training
+    counts rank the vocabulary, and the splits are written in the final ids (:mod:`seqlab.data.tokenized`).
+    The ids are those of tokenising every text in one process (tests/test_streaming.py holds them equal).
     """
     specials = (PAD, UNK)
-    key = {"kind": "classify-words", "version": 2, "text": config.cache_key(),
-           "sources": {s: d.source for s, d in texts_by_split.items()}}
+    train_name, valid_name = plan.sources()
+    key = {"kind": "classify-words", "version": 3, "text": config.cache_key(),
+           "sources": {"train": train_name, "valid": valid_name}}
 
-    def compute():
+    def build(builder: EntryBuilder) -> dict[str, Any]:
         pipe = pipeline_factory()
-        cleaned = {s: [pipe.clean(t) for t in d.texts] for s, d in texts_by_split.items()}
-        pipe.tokenizer.fit(cleaned["train"])
-        tokens = {s: pipe.tokenizer.tokenize_many(c) for s, c in cleaned.items()}
-        counts = Counter(tok for toks in tokens["train"] for tok in toks)
-        ranked = sorted((t for t in counts if t not in specials), key=lambda t: (-counts[t], t))
-        unseen = sorted({t for s, ts in tokens.items() if s != "train" for toks in ts for t in toks} - set(counts))
-        itos = [*specials, *ranked, *unseen]
-        stoi = {t: i for i, t in enumerate(itos)}
-        arrays = {}
-        for split, toks in tokens.items():
-            ragged = to_ragged([[stoi[t] for t in doc] for doc in toks])
-            arrays[f"{split}.ids"], arrays[f"{split}.offsets"] = ragged["ids"], ragged["offsets"]
-        return arrays, {"itos": itos, "counts": [counts.get(t, 0) for t in itos],
-                        "tokenizer": pipe.tokenizer.to_json()}
+        labels = Interner()
+        label_ids: dict[str, list[int]] = {"train": [], "valid": []}
 
-    arrays, meta = cached_arrays(key, compute)
+        def texts(source: LabelledSource, into: list[int], selected: np.ndarray | None = None):
+            member = None if selected is None else set(selected.tolist())
+            for index, (text, label) in enumerate(source.records()):
+                if member is None or index in member:
+                    into.append(labels[label])
+                    yield text
+
+        if pipe.tokenizer.needs_fit:  # BPE learns from the (cleaned) training texts first
+            counted: list[int] = []
+            n_whole = sum(1 for _ in texts(plan.train, counted))
+            train_idx, _ = plan.select(n_whole)
+            pipe.tokenizer.fit(pipe.clean(t) for t in texts(plan.train, [], train_idx))
+        chosen = default_workers() if workers is None else workers
+        tokenizer = ChunkTokenizer(pipe, 0 if pipe.tokenizer.needs_fit or chosen < 2 else chosen)
+        raw = {"train": builder.ragged("raw-train")}
+        n_whole = tokenizer.tokenize(texts(plan.train, label_ids["train"]), raw["train"])
+        if plan.valid is not None:
+            raw["valid"] = builder.ragged("raw-valid")
+            tokenizer.tokenize(texts(plan.valid, label_ids["valid"]), raw["valid"])
+        for writer in raw.values():
+            writer.close()
+        info = {name: {"dtype": "int32", "count": w.count, "total": w.total} for name, w in raw.items()}
+        whole = {name: Ragged.open(builder.folder, f"raw-{name}", info[name]) for name in raw}
+        train_idx, valid_idx = plan.select(n_whole)
+        picks = {"train": ("train", train_idx), "valid": ("train", valid_idx) if plan.valid is None
+                 else ("valid", None)}
+        size = len(tokenizer.vocab)
+        train_counts = count_selected(whole["train"], train_idx, size)
+        other = count_selected(whole[picks["valid"][0]], picks["valid"][1], size)
+        itos, remap, counts = rank_vocabulary(tokenizer.tokens, train_counts, other, specials)
+        for split, (origin, selected) in picks.items():
+            writer = builder.ragged(split)
+            write_selected(whole[origin], selected, writer, lambda ids: remap[ids])
+            builder.add_ragged(writer)
+            source_labels = np.asarray(label_ids[origin], dtype=np.int32)
+            builder.array(f"{split}.labels", source_labels if selected is None else source_labels[selected])
+        for name in raw:  # the provisional ids are not part of the entry
+            for suffix in ("ids", "offsets"):
+                (builder.folder / f"raw-{name}.{suffix}").unlink()
+        return {"itos": itos, "counts": counts, "tokenizer": pipe.tokenizer.to_json(), "labels": list(labels)}
+
+    entry = cached_entry(key, build)
     from seqlab.text.tokenizers import tokenizer_from_json
 
+    meta = entry.meta
     counts = np.asarray(meta["counts"])
     keep = len(specials) + int((counts[len(specials):] >= config.min_freq).sum())  # ranked, so a prefix
     if config.max_vocab is not None:
         keep = min(keep, config.max_vocab)
     vocab = Vocab(meta["itos"][:keep], list(specials))
     pipeline = TextPipeline(config, tokenizer_from_json(meta["tokenizer"]), vocab)
-    encoded = {}
-    for split in texts_by_split:
-        ids = arrays[f"{split}.ids"].astype(np.int64)
-        ids[ids >= keep] = vocab.unk_id
-        encoded[split] = [np.asarray(truncate(doc, config.max_len, config.truncate))
-                          for doc in from_ragged(ids, arrays[f"{split}.offsets"])]
-    return pipeline, encoded
+    names = meta["labels"]
+    splits = {split: EncodedSplit(entry.ragged(split), [names[i] for i in entry.array(f"{split}.labels").tolist()],
+                                  source)
+              for split, source in (("train", train_name), ("valid", valid_name))}
+    return pipeline, splits
+
+
+class _Docs:
+    """A split's documents as the model's vocabulary and ``--max-len`` make them, read from the memory map as they
+    are asked for (``docs[i]``, ``docs[a:b]``): ids past the vocabulary cut are ``<unk>``, long texts truncated."""
+
+    def __init__(self, ids: Ragged, vocab: Vocab, config: TextConfig) -> None:
+        self.ids, self.keep, self.unk, self.config = ids, len(vocab), vocab.unk_id, config
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _doc(self, ids: np.ndarray) -> np.ndarray:
+        doc = np.asarray(ids, dtype=np.int64)
+        doc[doc >= self.keep] = self.unk
+        return np.asarray(truncate(doc, self.config.max_len, self.config.truncate))
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):  # a chunk of a pass over the split (sizing, features): copies, pages given back
+            start, stop, _ = i.indices(len(self.ids))
+            docs = [self._doc(d) for d in self.ids[i]]
+            self.ids.release(start, max(start, stop))
+            return docs
+        return self._doc(self.ids[i])
+
+    def materialize(self) -> list[np.ndarray]:
+        """Every document in memory, as the in-memory path holds them."""
+        ids = np.asarray(self.ids.ids, dtype=np.int64)
+        self.ids.release()  # copied: the mapped pages are not needed
+        ids[ids >= self.keep] = self.unk
+        return [np.asarray(truncate(doc, self.config.max_len, self.config.truncate))
+                for doc in split_ragged(ids, self.ids.lengths)]
+
+
+def _lengths(docs: Any) -> np.ndarray:
+    return docs.lengths if isinstance(docs, Ragged) else np.array([len(d) for d in docs])
+
+
+def _featurize_chunk(featurizer: Any, docs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk of non-empty documents -> the model's inputs, ragged ``(flat, lengths)``."""
+    inputs = featurizer(docs) if featurizer is not None else docs
+    lengths = np.fromiter(map(len, inputs), dtype=np.int64, count=len(inputs))
+    return (np.concatenate(inputs) if inputs else np.zeros(0, dtype=np.int64)), lengths
+
+
+def _given(value: Any) -> Any:
+    return value
+
+
+def _write_inputs(builder: EntryBuilder, docs: dict[str, _Docs], featurizer: Any, workers: int | None,
+                  crops: tuple[np.ndarray, int, int, int] | None = None) -> dict:
+    """Each split's non-empty documents as model inputs (``SPLIT``) and, for each input, the position of the
+    document it comes from (``SPLIT.keep``), a chunk at a time (in ``workers`` processes: the cores by default).
+    ``crops`` ``(end_ids, per_doc, max_sentences, seed)``: the training documents' sentence crops (--crops) follow
+    each chunk's documents, cut from the chunk with the seed plus the chunk's number."""
+    from functools import partial
+
+    from seqlab.data.streaming import CHUNK, ordered_map
+
+    workers = default_workers() if workers is None else workers
+    meta: dict[str, int] = {}
+    for split, split_docs in docs.items():
+        kept: list[np.ndarray] = []
+        counts = {"examples": 0, "crops": 0}
+
+        def chunks(split=split, split_docs=split_docs, kept=kept, counts=counts):
+            for number, start in enumerate(range(0, len(split_docs), CHUNK)):
+                chunk = split_docs[start: start + CHUNK]
+                keep = np.asarray([i for i, d in enumerate(chunk) if len(d) > 0], dtype=np.int64)
+                rows = [chunk[i] for i in keep]
+                counts["examples"] += len(rows)
+                if crops is not None and split == "train":
+                    end_ids, per_doc, max_sentences, seed = crops
+                    cut, owners = sentence_crops(rows, end_ids, per_doc, max_sentences, seed + number)
+                    rows, keep = rows + cut, np.concatenate([keep, keep[owners]])
+                    counts["crops"] += len(cut)
+                kept.append(keep + start)
+                yield rows
+
+        writer = builder.ragged(split)
+        for flat, lengths in ordered_map(_featurize_chunk, chunks(), workers if workers > 1 else 0,
+                                         setup=partial(_given, featurizer)):
+            writer.append(flat, lengths)
+        builder.add_ragged(writer)
+        builder.array(f"{split}.keep", np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64))
+        meta[f"{split}_examples"], meta[f"{split}_crops"] = counts["examples"], counts["crops"]
+    return meta
 
 
 def _encode_hf(texts_by_split: dict[str, LabelledTexts], pipeline: HFTextPipeline,
@@ -221,23 +365,27 @@ class ClassifyTask(TrainableTask):
     def __init__(self, config: ClassifyConfig, log=print) -> None:
         self.config, self.log = config, log
         started = time.monotonic()
-        train, valid = load_train_valid(config.data)
-        self.labels = check_labels(train)
-        label_index = {lab: i for i, lab in enumerate(self.labels)}
-        unknown = sorted(set(valid.labels) - set(label_index))
-        if unknown:
-            raise SeqlabError(f"validation data has labels not seen in training: {', '.join(unknown[:5])}")
-        splits = {"train": train, "valid": valid}
+        self.streamed = False  # True: the splits are read from the memory-mapped cache, a window at a time
         if reads_pretrained_text(config):
+            train, valid = load_train_valid(config.data)
+            splits: dict[str, Any] = {"train": train, "valid": valid}
+            self._check_labels(train, valid)
             tokenizer = load_hf_tokenizer(config.model.encoder)
             self.pipeline: Any = HFTextPipeline(tokenizer, config.text.max_len)
-            encoded = _encode_hf(splits, self.pipeline, config.model.encoder)
+            encoded: dict[str, Any] = _encode_hf(splits, self.pipeline, config.model.encoder)
             vocab_size, pad_id = len(tokenizer), self.pipeline.pad_id
         else:
-            self.pipeline, encoded = _encode_words(splits, config.text,
-                                                   lambda: TextPipeline(config.text, TextPipeline.new_tokenizer(config.text),
-                                                                        Vocab([PAD, UNK], [PAD, UNK])))
+            factory = lambda: TextPipeline(config.text, TextPipeline.new_tokenizer(config.text),  # noqa: E731
+                                           Vocab([PAD, UNK], [PAD, UNK]))
+            self.pipeline, splits = _encode_words(plan_train_valid(config.data), config.text, factory,
+                                                  config.data.prepare_workers)
+            self._check_labels(splits["train"], splits["valid"])
             vocab_size, pad_id = len(self.pipeline.vocab), self.pipeline.vocab.pad_id
+            self.streamed = len(splits["train"]) > config.data.stream_window
+            encoded = {split: _Docs(data.ids, self.pipeline.vocab, config.text) for split, data in splits.items()}
+            if not self.streamed:
+                encoded = {split: docs.materialize() for split, docs in encoded.items()}
+        label_index = {lab: i for i, lab in enumerate(self.labels)}
         self.pad_id = pad_id
         _prepare_vectors(config, log)
         if config.model.capabilities().sizes_table_from_data:  # a bag whose hash table --buckets left unset
@@ -254,31 +402,102 @@ class ClassifyTask(TrainableTask):
             weight.requires_grad_(not config.vectors.freeze_embeddings)
             log(f"embeddings: {self.coverage['found']:,} of {self.coverage['vocab']:,} vocabulary words found in "
                 f"{config.vectors.embeddings} ({self.coverage['coverage']:.1%})")
-        self.inputs, self.targets, self.stats = {}, {}, {}
-        for split, data in splits.items():
-            keep = [i for i, doc in enumerate(encoded[split]) if len(doc) > 0]
-            self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
-            docs = [encoded[split][i] for i in keep]
-            self.stats[f"{split}_examples"] = len(docs)
-            self.inputs[split] = model_inputs(self.model.featurizer, docs)
-            self.targets[split] = torch.tensor([label_index[data.labels[i]] for i in keep], dtype=torch.long)
-        if not self.inputs["train"]:
+        self.inputs: dict[str, Any] = {}  # split -> documents: a list in memory, or a memory-mapped Ragged
+        self.targets, self.stats = {}, {}
+        if self.streamed:
+            self._stream_inputs(splits, encoded, label_index)
+        else:
+            for split, data in splits.items():
+                keep = [i for i, doc in enumerate(encoded[split]) if len(doc) > 0]
+                self.stats[f"{split}_empty_dropped"] = len(data) - len(keep)
+                docs = [encoded[split][i] for i in keep]
+                targets = [label_index[data.labels[i]] for i in keep]
+                self.stats[f"{split}_examples"] = len(docs)
+                if split == "train" and config.augment.crops:
+                    crops, owners = self._crops(docs)
+                    docs, targets = docs + crops, targets + [targets[i] for i in owners]
+                    self.stats["train_crops"] = len(crops)
+                self.inputs[split] = model_inputs(self.model.featurizer, docs)
+                self.targets[split] = torch.tensor(targets, dtype=torch.long)
+        if not len(self.inputs["train"]):
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
-        self.model.fit_statistics(self.inputs["train"], self.targets["train"])  # e.g. an nb-weighted bag's ratios
-        truncated = sum(1 for d in encoded["train"] if len(d) >= config.text.max_len)
+        train_inputs = self.inputs["train"].passing() if self.streamed else self.inputs["train"]
+        self.model.fit_statistics(train_inputs, self.targets["train"])  # e.g. an nb-weighted bag's ratios
+        if self.streamed:
+            truncated = int((splits["train"].ids.lengths >= config.text.max_len).sum())
+        else:
+            truncated = sum(1 for d in encoded["train"] if len(d) >= config.text.max_len)
         self.stats["train_truncated_at_max_len"] = truncated
-        self.lengths = {s: np.array([len(d) for d in docs]) for s, docs in self.inputs.items()}
+        self.lengths = {s: _lengths(docs) for s, docs in self.inputs.items()}
+        self.valid_logits: torch.Tensor | None = None  # of the last validation (temperature scaling)
+        self._window: int | None = None  # the training window whose pages are in memory (streamed splits)
         n_params = sum(p.numel() for p in self.model.parameters())
         log(f"data: {len(self.inputs['train']):,} train / {len(self.inputs['valid']):,} valid examples, "
             f"{len(self.labels)} classes ({', '.join(self.labels[:10])}); vocabulary {vocab_size:,}; "
             f"{truncated:,} training texts truncated to {config.text.max_len} tokens; "
-            f"{self.stats['train_empty_dropped']} empty dropped; prepared in {time.monotonic() - started:.1f}s")
+            f"{self.stats['train_empty_dropped']} empty dropped; prepared in {time.monotonic() - started:.1f}s"
+            + (f"; streamed from the cache in windows of {config.data.stream_window:,} examples"
+               if self.streamed else ""))
         log(f"model: {config.model_name} with {n_params:,} parameters")
         self.device = pick_device(config.train.device)
+
+    def _check_labels(self, train: Any, valid: Any) -> None:
+        self.labels = check_labels(train)
+        unknown = sorted(set(valid.labels) - set(self.labels))
+        if unknown:
+            raise SeqlabError(f"validation data has labels not seen in training: {', '.join(unknown[:5])}")
+
+    def _stream_inputs(self, splits: dict[str, EncodedSplit], docs: dict[str, _Docs],
+                       label_index: dict[str, int]) -> None:
+        """The model's inputs of splits larger than a window: computed a chunk at a time (a bag's n-gram features
+        in worker processes) into a second cache entry, and read from its memory map."""
+        featurizer = self.model.featurizer
+        cfg = self.config
+        crops = None
+        if cfg.augment.crops:  # cut per chunk as the inputs are written (the in-memory path: _crops)
+            end_ids = np.asarray([i for i in map(self.pipeline.vocab.stoi.get, SENTENCE_ENDS) if i is not None])
+            if len(end_ids):
+                crops = (end_ids, cfg.augment.crops, cfg.augment.crop_sentences, cfg.train.seed)
+        key = {"kind": "classify-inputs", "version": 2, "words": {s: d.source for s, d in splits.items()},
+               "text": dataclasses.asdict(cfg.text), "vocab": len(self.pipeline.vocab),
+               "featurizer": dataclasses.asdict(featurizer) if featurizer is not None else None,
+               "crops": dataclasses.asdict(cfg.augment) if crops is not None else None, "seed": cfg.train.seed}
+        entry = cached_entry(key, lambda builder: _write_inputs(builder, docs, featurizer, cfg.data.prepare_workers,
+                                                                crops))
+        for split, data in splits.items():
+            keep = entry.array(f"{split}.keep")
+            self.stats[f"{split}_empty_dropped"] = len(data) - entry.meta[f"{split}_examples"]
+            self.stats[f"{split}_examples"] = entry.meta[f"{split}_examples"]
+            self.inputs[split] = entry.ragged(split)
+            labels = np.fromiter((label_index[lab] for lab in data.labels), dtype=np.int64, count=len(data))
+            self.targets[split] = torch.from_numpy(labels[np.asarray(keep)])
+        if crops is not None:
+            self.stats["train_crops"] = entry.meta["train_crops"]
+            self.log(f"crops: {entry.meta['train_crops']:,} crops of 1-{cfg.augment.crop_sentences} sentences added "
+                     f"to the {entry.meta['train_examples']:,} training texts (cut a chunk at a time)")
+
+    def _crops(self, docs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Sentence-length crops of the training texts (--crops), cut at the vocabulary's sentence-end tokens."""
+        augment = self.config.augment
+        if not isinstance(self.pipeline, TextPipeline):
+            raise SeqlabError(f"--crops needs seqlab's own tokenizer; --model {self.config.model_name} reads text with "
+                              "its encoder's tokenizer")
+        end_ids = np.asarray([i for i in map(self.pipeline.vocab.stoi.get, SENTENCE_ENDS) if i is not None])
+        if not len(end_ids):  # the bag's recipe crops by default: data without sentence marks just gets none
+            self.log(f"crops: none (--crops cuts at sentence ends, and no training text has {' '.join(SENTENCE_ENDS)}"
+                     f"{'; --keep-punct is off' if not self.config.text.keep_punct else ''})")
+            return [], np.zeros(0, dtype=np.int64)
+        crops, owners = sentence_crops(docs, end_ids, augment.crops, augment.crop_sentences, self.config.train.seed)
+        self.log(f"crops: {len(crops):,} crops of 1-{augment.crop_sentences} sentences added to the "
+                 f"{len(docs):,} training texts")
+        return crops, owners
 
     # -- the TrainableTask interface
     def train_batches(self, generator: torch.Generator) -> list[list[int]]:
         t = self.config.train
+        if self.streamed:  # one window of the memory-mapped split at a time
+            return list(window_batches(self.lengths["train"], batch_size=t.batch_size, max_tokens=t.max_tokens,
+                                       generator=generator, window=self.config.data.stream_window))
         return bucket_batches(self.lengths["train"], batch_size=t.batch_size, max_tokens=t.max_tokens,
                               shuffle=True, generator=generator)
 
@@ -287,6 +506,9 @@ class ClassifyTask(TrainableTask):
         return ids.to(self.device), lengths.to(self.device), self.targets[split][batch].to(self.device)
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, int]:
+        if isinstance(batch, WindowBatch) and batch.window != self._window:  # a new window: the last one's pages
+            self.inputs["train"].release()  # go back
+            self._window = batch.window
         ids, lengths, targets = self._tensors("train", batch)
         return classification_loss(self.model(ids, lengths).logits, targets), len(batch)
 
@@ -294,17 +516,36 @@ class ClassifyTask(TrainableTask):
     def validate(self) -> dict[str, float]:
         self.model.eval()
 
-        def run(batch: list[int]) -> list[tuple[int, float]]:  # (predicted class, the batch's mean loss) per text
+        def run(batch: list[int]) -> list[tuple[int, float, torch.Tensor]]:  # (class, batch mean loss, logits)
             ids, lengths, targets = self._tensors("valid", batch)
             logits = self.model(ids, lengths).logits
             loss = classification_loss(logits, targets).item()
-            return [(int(p), loss) for p in probabilities(logits).argmax(-1).tolist()]
+            predicted = probabilities(logits).argmax(-1).tolist()
+            return [(int(p), loss, row) for p, row in zip(predicted, logits.float().cpu(), strict=True)]
 
         results = bucketed_map(run, self.lengths["valid"], VALID_BATCH)
-        report = classification_report(self.targets["valid"].tolist(), [p for p, _ in results], self.labels)
+        if self.streamed:
+            self.inputs["valid"].release()
+        # kept for save(), which follows the validation of the same weights: the temperature is fitted on them
+        self.valid_logits = torch.stack([row for _, _, row in results]) if results else None
+        report = classification_report(self.targets["valid"].tolist(), [p for p, _, _ in results], self.labels)
         # each text carries its batch's mean loss: their sum is the sum of batch means x batch sizes
         return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-                "loss": sum(loss for _, loss in results) / max(1, len(results))}
+                "loss": sum(loss for _, loss, _ in results) / max(1, len(results))}
+
+    def _calibrated_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+        """The weights to save, with the validation-fitted temperature folded into the output layer (--calibrate),
+        and what was fitted (T and the validation log-loss before and after)."""
+        state = self.model.state_dict()
+        logits = self.valid_logits
+        if not self.config.calibration.calibrate or logits is None:
+            return state, None
+        targets = self.targets["valid"]
+        temperature = fit_temperature(logits, targets)
+        return scaled_state(state, self.model.logit_parameters, temperature), {
+            "method": "temperature", "temperature": temperature, "fitted_on": f"validation ({len(targets):,} texts)",
+            "valid_loss_before": validation_loss(logits, targets, 1.0),
+            "valid_loss_after": validation_loss(logits, targets, temperature)}
 
     def save(self, out_dir: Path, metrics: dict[str, Any]) -> None:
         json_files = {}
@@ -314,9 +555,10 @@ class ClassifyTask(TrainableTask):
             folder = Path(out_dir) / HF_FOLDER
             self.pipeline.tokenizer.save_pretrained(str(folder))
             cast(Any, self.model).save_encoder_files(folder)  # a pretrained encoder's own files
-        save_model_dir(out_dir, task="classify", config=SCHEMA.to_dict(self.config),
-                       state_dict=self.model.state_dict(),
-                       extras={"labels": self.labels, "embeddings": self.coverage, "data_stats": self.stats},
+        state, calibration = self._calibrated_state()
+        save_model_dir(out_dir, task="classify", config=SCHEMA.to_dict(self.config), state_dict=state,
+                       extras={"labels": self.labels, "embeddings": self.coverage, "data_stats": self.stats,
+                               "calibration": calibration},
                        json_files=json_files, metrics=metrics)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from seqlab.serve.embed import EmbedHandler
 from seqlab.serve.handlers import WARMUP_TEXT, Handler
 from seqlab.serve.schemas import Request, texts_field
 
@@ -77,4 +78,4 @@ def _with_probabilities(predictor, texts: list[str]) -> list[tuple[dict, dict[st
     return [(r, p["probabilities"]) for r, p in zip(explained, predicted, strict=True)]
 
 
-ROUTES = [ClassifyHandler()]
+ROUTES = [ClassifyHandler(), EmbedHandler()]  # embed: the vector of a text (seqlab.serve.embed)

@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from seqlab.data.batching import pad_batch
 from seqlab.data.corpus import Corpus, LMDataConfig, is_file_source, load_split, load_train_valid, read_whole
 from seqlab.data.splits import same_data, scored_part
 from seqlab.decode import SamplingConfig, sample
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, check_text, check_texts, timed, with_valid_metric
+from seqlab.inference import Predictor, check_text, check_texts, masked_mean, pooled_vectors, timed, with_valid_metric
 from seqlab.metrics import bits_per_token, perplexity
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer, autocast_context
@@ -39,6 +41,16 @@ class LanguageModel(Predictor):
     @property
     def context(self) -> int | None:
         return self.model.context
+
+    @property
+    def stateful(self) -> bool:
+        """Scored as carried-state streams (the rnn), or as windows (the Transformer)."""
+        return bool(self.model.stateful)
+
+    def stream_nll(self, stream: Any, *, streams: int = EVAL_STREAMS, segment: int = 70) -> tuple[float, int]:
+        """Summed NLL and count of a token stream (:func:`~seqlab.tasks.lm.recipe.stream_nll`); an export's
+        predictor has the same method over ONNX Runtime, so ``evaluate`` scores both."""
+        return stream_nll(self.model, stream, self.device, streams=streams, segment=segment)
 
     @property
     def not_text(self) -> list[int]:
@@ -130,6 +142,30 @@ class LanguageModel(Predictor):
         """One continuation of ``prompt`` (options as :meth:`stream`: max_tokens, temperature, top_k, top_p, ...)."""
         return self.samples(prompt, 1, **options)[0]
 
+    # -- vectors
+    def _table(self) -> tuple[list[str], torch.Tensor]:
+        """The words (or BPE pieces, named as :func:`~seqlab.tasks.translate.predictor.piece_names` names them)."""
+        if self.tokenizer.kind == "bpe":
+            from seqlab.tasks.translate.predictor import piece_names
+
+            return piece_names(self.tokenizer.subword), self.model.embedding.weight
+        return [self.tokenizer.token(i) for i in range(len(self.tokenizer))], self.model.embedding.weight
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Each text read as a line (after ``<eos>``, as in training); its vector is the mean of the states after
+        each of its tokens. A Transformer reads the first ``context - 1`` tokens of a longer text."""
+        limit = (self.context - 1) if self.context is not None else None
+        ids = [self.tokenizer.encode(t)[:limit] for t in texts]
+
+        def run(batch: list[int]) -> torch.Tensor:
+            x, lens = pad_batch([[self.tokenizer.eos_id, *ids[i]] for i in batch], self.tokenizer.eos_id)
+            hidden, _ = self.model(x.to(self.device))  # (B, 1 + T, D); causal: padding after a text changes nothing
+            steps = torch.arange(x.size(1), device=self.device)[None, :]  # (1, 1 + T)
+            mask = (steps >= 1) & (steps < lens.to(self.device)[:, None])  # (B, 1 + T) after each real token
+            return masked_mean(hidden, mask)
+
+        return pooled_vectors([len(i) for i in ids], run, batch_size, self.model.state_size)
+
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> LanguageModel:
     return LanguageModel(model_dir, device=device, precision=precision)
@@ -157,12 +193,11 @@ def evaluate(predictor: LanguageModel, *, data: str, split: str = "test", option
     stream = predictor.tokenizer.encode_lines(corpus.lines)
     streams = int(options.get("streams") or EVAL_STREAMS)
     with Timer() as timer, predictor.autocast():
-        total, count = stream_nll(predictor.model, stream, predictor.device, streams=streams,
-                                  segment=predictor.config.stream.bptt)
+        total, count = predictor.stream_nll(stream, streams=streams, segment=predictor.config.stream.bptt)
     report = {"perplexity": perplexity(total, count), "bits_per_token": bits_per_token(total, count),
               "tokens": count + 1, "scored_tokens": count, "lines": len(corpus), "data": data, "split": split,
               "unk_tokens": int((stream == predictor.tokenizer.unk_id).sum()),
               "protocol": (f"stateful, {streams} parallel streams, segments of {predictor.config.stream.bptt}"
-                           if predictor.model.stateful else
+                           if predictor.stateful else
                            f"windows of {predictor.context} tokens overlapping by half, each token scored once")}
     return with_valid_metric(timed(report, timer, count, "tokens"), predictor, "perplexity")

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from seqlab.serve.embed import EmbedHandler
 from seqlab.serve.handlers import WARMUP_TEXT, Handler
 from seqlab.serve.schemas import Request
 from seqlab.tasks.lm.commands import MAX_NEW_TOKENS  # one cap for the route and seqlab generate --max-tokens
@@ -62,4 +63,4 @@ class GenerateHandler(Handler):
         predictor.generate(WARMUP_TEXT, max_tokens=1, seed=0)
 
 
-ROUTES = [GenerateHandler()]
+ROUTES = [GenerateHandler(), EmbedHandler()]  # embed: the vector of a text (seqlab.serve.embed)

@@ -12,6 +12,6 @@ DEFAULT_BATCH = 64  # sentences per batch when tagging (here, where ``seqlab tag
 SPEC = register_task(TaskSpec(
     name="tag", description="sequence tagging (named entities, part of speech, chunks)", package=__name__,
     schema=f"{__name__}.config:SCHEMA", train=f"{__name__}.recipe:train", load=f"{__name__}.predictor:load",
-    evaluate=f"{__name__}.predictor:evaluate", add_commands=f"{__name__}.commands:add_commands",
+    evaluate=f"{__name__}.evaluate:evaluate", add_commands=f"{__name__}.commands:add_commands",
     add_evaluate_options=f"{__name__}.commands:add_evaluate_options",
     format_report=f"{__name__}.commands:format_report"))

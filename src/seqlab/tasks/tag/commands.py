@@ -33,15 +33,29 @@ def format_report(report: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- the ``seqlab tag`` command
 def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
-    from seqlab.commandline import load_for_command, read_inputs
+    """Tag the texts and print them, a window of the input at a time (``--file BIG`` runs in the memory of one
+    window, in input order). Blank lines before the first text are held until it comes: an input with no text at
+    all is refused before anything is printed."""
+    from seqlab.commandline import input_windows, load_for_command
     model = load_for_command(args, "tag", "tag")
-    texts = read_inputs(args)
-    if not any(t.strip() for t in texts):
-        raise SeqlabError("nothing to tag: the input is empty")
-    if args.batch_size < 1:
-        raise SeqlabError("--batch-size must be at least 1")
-    results = model.tag(texts, batch_size=args.batch_size)
     fmt = "json" if args.json else args.format
+    held: list[str] = []  # blank lines before the first text
+    seen_text = False
+    for window in input_windows(args, args.window):
+        if not seen_text:
+            held.extend(window)
+            if not any(t.strip() for t in window):
+                continue
+            seen_text, window, held = True, held, []
+            if args.batch_size < 1:
+                raise SeqlabError("--batch-size must be at least 1")
+        _print_tagged(model, window, model.tag(window, batch_size=args.batch_size), fmt)
+    if not seen_text:
+        raise SeqlabError("nothing to tag: the input is empty")
+    return 0
+
+
+def _print_tagged(model, texts: list[str], results: list[dict[str, Any]], fmt: str) -> None:
     for text, result in zip(texts, results, strict=True):
         if fmt == "json":
             print(json.dumps({"text": text, **result}, ensure_ascii=False))
@@ -57,7 +71,10 @@ def cmd_tag(args: argparse.Namespace, _extra: dict) -> int:
                 print(f"  {e['type']:<8} {e['start']:>5}-{e['end']:<5} {e['confidence']:.3f}  {e['text']}")
             if not result["entities"]:
                 print("  (no entities)")
-    return 0
+
+
+WINDOW_HELP = ("texts read from --file or standard input, run and written at a time (default 16,384): the "
+               "memory a big input needs")
 
 
 def add_commands(subparsers) -> None:
@@ -73,6 +90,7 @@ def add_commands(subparsers) -> None:
                         "token in the training data's scheme; json: JSON lines")
     p.add_argument("--json", action="store_true", help="JSON lines: entities, tokens and tags (= --format json)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="sentences per batch")
+    p.add_argument("--window", type=int, default=None, metavar="N", help=WINDOW_HELP)
     add_runtime_options(p)
     p.set_defaults(func=cmd_tag)
     options_among_texts(p)

@@ -9,32 +9,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from seqlab.data.conll import TaggedSentences, load_split, read_conll
-from seqlab.data.splits import scored_part
-from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, timed, with_valid_metric
-from seqlab.metrics import span_report
+import numpy as np
+import torch
+
+from seqlab.data.conll import split_words
+from seqlab.inference import Predictor, masked_mean, pooled_vectors
 from seqlab.modeldir import read_json
-from seqlab.runtime import Timer
 from seqlab.tasks.tag import DEFAULT_BATCH
+from seqlab.tasks.tag.evaluate import eval_split, evaluate  # noqa: F401  (re-exported)
 from seqlab.tasks.tag.recipe import (
-    EVAL_BATCH,
     HF_FOLDER,
     SCHEMA,
     TEXT_FILE,
     TagConfig,
     TagVocab,
     build_model,
-    load_train_valid,
     make_features,
     predict_items,
     reads_pretrained_text,
-    to_scheme,
+    trained_embedding,
 )
 from seqlab.tasks.tag.words import TaggingMethods
-from seqlab.text.tagging import OUTSIDE, normalize_scheme, split_tag
 
 
 class Tagger(Predictor, TaggingMethods):
@@ -60,57 +56,27 @@ class Tagger(Predictor, TaggingMethods):
                                   batch_size=batch_size, autocast=self.autocast)
         return [[self.labels[i] for i in sent] for sent in ids], conf
 
+    # -- vectors
+    def _table(self) -> tuple[list[str], torch.Tensor]:
+        """The lower-cased training words and their trained rows (a pretrained tagger: its encoder's word pieces)."""
+        if reads_pretrained_text(self.config):
+            tokenizer = self.features.tokenizer
+            weight = self.model.encoder.get_input_embeddings().weight
+            return tokenizer.convert_ids_to_tokens(list(range(weight.size(0)))), weight
+        return list(self.vocab.words), trained_embedding(self.model).weight[: len(self.vocab.words)]
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Each text split into words as :meth:`tag` splits it; its vector is the mean of the encoder's states."""
+        sentences = [split_words(t)[0] for t in texts]
+        items = self.features.encode(sentences)
+
+        def run(batch: list[int]) -> torch.Tensor:
+            states, mask = self.model.token_states(self.features.batch([items[i] for i in batch]).to(self.device))
+            return masked_mean(states, mask)  # (B, D)
+
+        lengths = [self.features.length(item) if words else 0 for words, item in zip(sentences, items, strict=True)]
+        return pooled_vectors(lengths, run, batch_size, self.model.head.in_features)
+
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Tagger:
     return Tagger(model_dir, device=device, precision=precision)
-
-
-
-
-def eval_split(predictor: Tagger, data: str, split: str, options: dict[str, Any],
-               log=print) -> tuple[TaggedSentences, str]:
-    """The sentences to score and the name of what they are. A single file is read whole (``"whole"``) unless it
-    is the model's own training file and ``split`` is train or valid: then exactly the part training used (the
-    seeded carve-out, ``--valid-data``, ``--limit``); a dataset or folder gives its split. Scoring what training
-    learnt from is said with a warning through ``log``."""
-    from dataclasses import replace
-
-    cfg = predictor.config.data
-    word_column = options.get("word_column")
-    tag_column = options.get("tag_column") or cfg.tag_column
-    word_column = cfg.word_column if word_column is None else word_column
-    scheme = normalize_scheme(options["scheme"]) if options.get("scheme") else None
-    path = Path(data).expanduser()
-    same = replace(cfg, data=data, tag_column=tag_column, word_column=word_column, scheme=scheme or cfg.scheme)
-    return scored_part(data, split, cfg.data, "sentences", train_valid=lambda: load_train_valid(same),  # --limit too
-                       whole=(lambda: read_conll(path, word_column, tag_column, scheme)) if path.is_file() else None,
-                       split_of=lambda name: load_split(data, name, word_column, tag_column, scheme), log=log)
-
-def evaluate(predictor: Tagger, *, data: str, split: str = "test", options: dict[str, Any] | None = None,
-             log=print) -> dict[str, Any]:
-    """Entity precision/recall/F1 per type and micro-averaged as ``conlleval`` counts (token accuracy and the
-    per-type confusion too), or token accuracy for plain tags."""
-    options = options or {}
-    gold, split = eval_split(predictor, data, split, options, log)
-    scheme = gold.scheme or predictor.scheme
-    if (scheme == "none") != (predictor.scheme == "none"):
-        what = "plain tags (scheme none)" if predictor.scheme == "none" else f"entity tags ({predictor.scheme})"
-        raise SeqlabError(f"the model predicts {what}, but the tags of {data} read as {scheme}; "
-                          "choose the column with --tag-column (or the scheme with --scheme)")
-    with Timer() as timer:
-        labels, _ = predictor.predict(gold.words, batch_size=options.get("batch_size") or EVAL_BATCH, confidences=False)
-    pred = [to_scheme(tags, scheme) for tags in labels]
-    report = span_report(gold.tags, pred, scheme)
-    report.update({"data": data, "split": split, "sentences": len(gold), "model_scheme": predictor.scheme})
-    timed(report, timer, len(gold), "sentences")
-    unknown = sorted(_kinds(gold.tags, scheme) - _kinds([predictor.labels], predictor.scheme))
-    if unknown:
-        report["tags_the_model_does_not_know"] = unknown
-    return with_valid_metric(report, predictor, "f1")
-
-
-def _kinds(tags: list[list[str]], scheme: str) -> set[str]:
-    """Entity types (plain tags for scheme none) among ``tags``."""
-    if scheme == "none":
-        return {t for sent in tags for t in sent}
-    return {split_tag(t)[1] for sent in tags for t in sent if t != OUTSIDE}

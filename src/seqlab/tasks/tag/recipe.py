@@ -31,7 +31,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,7 +41,7 @@ import torch
 from torch import nn
 
 from seqlab.data.batching import bucket_batches
-from seqlab.data.conll import TaggedSentences, _find_split_file, load_split, read_conll
+from seqlab.data.conll import TaggedSentences
 from seqlab.errors import SeqlabError
 from seqlab.inference import bucketed_map
 from seqlab.metrics import span_report
@@ -60,6 +59,7 @@ from seqlab.tasks.tag.config import (  # noqa: F401  (re-exported)
     TagDataConfig,
     TagVectorsConfig,
 )
+from seqlab.tasks.tag.data import load_train_valid, read_split  # noqa: F401  (re-exported)
 from seqlab.tasks.tag.words import INTERNAL_SCHEME, TEXT_FILE, TagVocab, WordFeatures, to_internal, to_scheme  # noqa: F401
 from seqlab.text.tagging import OUTSIDE, allowed_transitions, split_tag
 from seqlab.text.vocab import PAD, UNK
@@ -81,40 +81,6 @@ def reads_pretrained_text(config: TagConfig) -> bool:
 
 
 # ---------------------------------------------------------------------------- data
-def read_split(cfg: TagDataConfig, split: str) -> TaggedSentences:
-    """``train`` or ``valid`` of ``cfg.data`` as training sees them (a single file: the seeded carve-out)."""
-    scheme = cfg.given_scheme()
-    if split == "valid" and cfg.valid_data:
-        valid = Path(cfg.valid_data).expanduser()
-        if valid.is_file():
-            return read_conll(valid, cfg.word_column, cfg.tag_column, scheme)
-        return load_split(cfg.valid_data, "valid", cfg.word_column, cfg.tag_column, scheme)
-    path = Path(cfg.data).expanduser()
-    if path.is_file():
-        whole = read_conll(path, cfg.word_column, cfg.tag_column, scheme)
-    elif path.is_dir() and _find_split_file(path, "valid") is None:  # a folder with a train file only
-        whole = load_split(str(path), "train", cfg.word_column, cfg.tag_column, scheme)
-    else:  # conll2003, or a folder with its own dev file
-        return load_split(cfg.data, split, cfg.word_column, cfg.tag_column, scheme)
-    if cfg.valid_data:  # the whole file trains
-        return whole
-    n = len(whole)
-    if n < 2:
-        raise SeqlabError(f"{path}: {n} sentence is too few to hold out validation sentences; give more or --valid-data")
-    order = list(range(n))
-    random.Random(cfg.split_seed).shuffle(order)
-    held = max(1, int(n * cfg.valid_fraction))
-    part = sorted(order[:held]) if split == "valid" else sorted(order[held:])
-    return whole.subset(part, f"{whole.source}:{split}:{cfg.split_seed}:{cfg.valid_fraction}")
-
-
-def load_train_valid(cfg: TagDataConfig) -> tuple[TaggedSentences, TaggedSentences]:
-    train, valid = read_split(cfg, "train"), read_split(cfg, "valid")
-    if cfg.limit is not None and cfg.limit < len(train):
-        train = train.subset(list(range(cfg.limit)), f"{train.source}:first{cfg.limit}")
-    return train, valid
-
-
 def resolve_scheme(cfg: TagDataConfig, parts: list[TaggedSentences], log=print) -> str:
     """The given scheme, else the one the tags show (train and validation must agree), else bio."""
     given = cfg.given_scheme()

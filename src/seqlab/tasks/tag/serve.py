@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from seqlab.serve.embed import EmbedHandler
 from seqlab.serve.handlers import WARMUP_TEXT, Handler
 from seqlab.serve.schemas import Request, texts_field
 
@@ -46,4 +47,4 @@ class TagHandler(Handler):
         return {"labels": list(predictor.labels)}
 
 
-ROUTES = [TagHandler()]
+ROUTES = [TagHandler(), EmbedHandler()]  # embed: the vector of a text (seqlab.serve.embed)

@@ -17,25 +17,27 @@ if TYPE_CHECKING:  # the predictor imports torch; building the CLI must not
 
 # ---------------------------------------------------------------------------- the ``seqlab translate`` command
 def cmd_translate(args, _extra: dict) -> int:
-    from seqlab.commandline import load_for_command, read_inputs
+    """Translate the texts and print them, a window of the input at a time (``--file BIG`` runs in the memory of
+    one window, in input order); ``--attention`` draws every sentence, so it reads them all first."""
+    from seqlab.commandline import input_windows, load_for_command, read_inputs
     model = load_for_command(args, "translate", "translate")
-    texts = read_inputs(args)
-    results = model.translate_detailed(texts, beam=args.beam, nbest=args.nbest, length_penalty=args.length_penalty,
-                                       max_len_ratio=args.max_len_ratio, replace_unk=args.unk_replace,
-                                       batch_size=args.batch_size)
-    for text, r in zip(texts, results, strict=True):
-        if args.json:
-            print(json.dumps({"source": text, "translation": r["translation"], "score": r["score"],
-                              "normalized_score": r["normalized_score"], "nbest": r["nbest"]},
-                             ensure_ascii=False))
-        elif args.nbest > 1:
-            for rank, h in enumerate(r["nbest"], 1):
-                print(f"{rank}\t{h['normalized_score']:.4f}\t{h['translation']}")
-        else:
-            print(r["translation"])
-    if args.attention:
-        written = write_attention(model, texts, results, Path(args.attention), args.layer, args.head)
-        print(f"attention written to {', '.join(map(str, written))}", file=sys.stderr)
+    for texts in ([read_inputs(args)] if args.attention else input_windows(args, args.window)):
+        results = model.translate_detailed(texts, beam=args.beam, nbest=args.nbest,
+                                           length_penalty=args.length_penalty, max_len_ratio=args.max_len_ratio,
+                                           replace_unk=args.unk_replace, batch_size=args.batch_size)
+        for text, r in zip(texts, results, strict=True):
+            if args.json:
+                print(json.dumps({"source": text, "translation": r["translation"], "score": r["score"],
+                                  "normalized_score": r["normalized_score"], "nbest": r["nbest"]},
+                                 ensure_ascii=False))
+            elif args.nbest > 1:
+                for rank, h in enumerate(r["nbest"], 1):
+                    print(f"{rank}\t{h['normalized_score']:.4f}\t{h['translation']}")
+            else:
+                print(r["translation"])
+        if args.attention:
+            written = write_attention(model, texts, results, Path(args.attention), args.layer, args.head)
+            print(f"attention written to {', '.join(map(str, written))}", file=sys.stderr)
     return 0
 
 
@@ -67,6 +69,10 @@ def write_attention(model: Translator, texts: list[str], results: list[dict[str,
     return [path]
 
 
+WINDOW_HELP = ("texts read from --file or standard input, run and written at a time (default 16,384): the "
+               "memory a big input needs")
+
+
 def add_commands(subparsers) -> None:
     from seqlab.commandline import add_runtime_options, options_among_texts
 
@@ -85,6 +91,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--layer", type=int, default=None, help="transformer layer to show (1..L; default the last)")
     p.add_argument("--head", type=int, default=None, help="head to show (1..h; default the average of the heads)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--window", type=int, default=None, metavar="N", help=WINDOW_HELP)
     add_runtime_options(p)
     p.set_defaults(func=cmd_translate)
     options_among_texts(p)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqlab.data.batching import pad_batch
 from seqlab.data.parallel import (
     ParallelTexts,
     TranslateDataConfig,
@@ -19,7 +20,7 @@ from seqlab.data.parallel import (
 from seqlab.data.splits import same_data, scored_part
 from seqlab.decode import unk_replace
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, check_texts, timed, with_valid_metric
+from seqlab.inference import Predictor, check_texts, masked_mean, pooled_vectors, timed, with_valid_metric
 from seqlab.metrics import perplexity
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer
@@ -33,7 +34,7 @@ from seqlab.tasks.translate.recipe import (
     search,
     teacher_forced_loss,
 )
-from seqlab.text.subword import PAD_ID, SOS_ID, UNK_ID
+from seqlab.text.subword import PAD_ID, SOS_ID, SPACE, UNK_ID
 
 
 # ---------------------------------------------------------------------------- use
@@ -124,6 +125,36 @@ class Translator(Predictor):
         tgt = [np.asarray(ids, dtype=np.int64) for ids in self.toks.tgt.encode_many(check_texts(targets, "perplexity()"))]
         total, count = teacher_forced_loss(self.model, src, tgt, self.device)
         return perplexity(total, count)
+
+    # -- vectors: the source side
+    def _table(self) -> tuple[list[str], torch.Tensor]:
+        """The source sub-word pieces (word-initial ones as the word, the rest as ``##piece``) and their rows."""
+        return piece_names(self.toks.src), self.model.src_embed.weight
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
+        src, _ = self._encode(texts, "embed()")
+
+        def run(batch: list[int]) -> torch.Tensor:
+            ids, lens = pad_batch([src[i] for i in batch], PAD_ID)
+            memory, mask = self.model.encode_source(ids.to(self.device), lens.to(self.device))  # (B, S, D), (B, S)
+            return masked_mean(memory, mask)
+
+        return pooled_vectors([len(s) for s in src], run, batch_size, self.model.memory_size)
+
+
+def piece_names(tokenizer: Any) -> list[str]:
+    """A sub-word vocabulary as words a person looks up: ``▁dog`` (a word's start) as ``dog``, a piece inside a word
+    as ``##og`` (the word-piece convention), so ``seqlab vectors MODEL_DIR --neighbours dog`` finds the word."""
+    names = []
+    for i in range(len(tokenizer)):
+        piece = tokenizer.id_to_token(i)
+        if piece.startswith("<") and piece.endswith(">"):  # <pad>, <unk>, ...: left as they are
+            names.append(piece)
+        elif piece.startswith(SPACE) and len(piece) > len(SPACE):
+            names.append(piece[len(SPACE):])
+        else:
+            names.append(f"##{piece}")
+    return names
 
 
 def load(model_dir: Path, device: str = "cpu", precision: str = "fp32") -> Translator:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from seqlab.serve.embed import EmbedHandler
 from seqlab.serve.errors import ApiError
 from seqlab.serve.handlers import WARMUP_TEXT, Handler
 from seqlab.serve.schemas import Request, texts_field
@@ -78,4 +79,4 @@ def _display(token: str) -> str:
     return display_token(token)
 
 
-ROUTES = [TranslateHandler()]
+ROUTES = [TranslateHandler(), EmbedHandler()]  # embed: the vector of a text (seqlab.serve.embed)
