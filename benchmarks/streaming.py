@@ -257,11 +257,11 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _run_line(part: dict) -> str:
+def _run_line(part: dict, trains: bool = True) -> str:
     run = part.get("run", {})
-    return (f"Run {run.get('date', '-')} at commit {run.get('commit') or '-'} as `{run.get('command', '-')}` "
-            f"(training threads: {run.get('threads') or 'all cores, the default'}); machine: "
-            f"{run.get('machine', 'not recorded')}.")
+    threads = f" (training threads: {run.get('threads') or 'all cores, the default'})" if trains else ""
+    return (f"Run {run.get('date', '-')} at commit {run.get('commit') or '-'} as `{run.get('command', '-')}`"
+            f"{threads}; machine: {run.get('machine', 'not recorded')}.")
 
 
 def _cold_lines(c: dict) -> list[str]:
@@ -325,7 +325,7 @@ def _train_lines(t: dict) -> list[str]:
 
 def _predict_lines(part: dict) -> list[str]:
     p, base = part["runs"], part["runs"]["1x in memory"]
-    lines = [_run_line(part), "",
+    lines = [_run_line(part, trains=False), "",
              "| input | texts | read | peak RSS | vs in memory | reviews/s (median turn) | vs in memory | "
              "CPU ms a review | vs in memory | turns (reviews/s) |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -386,7 +386,7 @@ def main() -> None:
             raise SystemExit("set SEQLAB_DATA to the folder holding imdb/ (e.g. ../shared/data)")
         RUNS.mkdir(parents=True, exist_ok=True)
         for part in args.parts:
-            key = part + (f"@{args.threads}" if args.threads else "")
+            key = part + (f"@{args.threads}" if args.threads and part != "predict" else "")  # predict: no trainer
             rows[key] = {"cold": cold, "train": train, "predict": predict}[part](args)
             rows[key]["run"] = {"machine": describe(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                                 "commit": os.environ.get("SEQLAB_BENCH_COMMIT") or current_commit(),
