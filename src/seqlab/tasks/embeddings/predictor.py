@@ -29,6 +29,7 @@ class WordSpace:
     words: list[str]
     matrix: np.ndarray  # (V, D) float32
     name: str  # where the vectors came from, for the report
+    subword: bool = False  # a word outside the vocabulary gets a vector from its character n-grams
 
     def _prepare(self) -> None:
         self.index = {w: i for i, w in enumerate(self.words)}
@@ -43,7 +44,7 @@ class WordSpace:
         vector = self.vector_of(word)
         if vector is None:
             raise SeqlabError(f"{word!r} is not in the vocabulary ({len(self.words):,} words)"
-                              f"{'' if getattr(self, 'subword', False) else ' and the model has no subwords'}")
+                              f"{'' if self.subword else ' and the model has no subwords'}")
         return vector
 
     def neighbours(self, word: str, k: int = DEFAULT_NEIGHBOURS) -> list[tuple[str, float]]:

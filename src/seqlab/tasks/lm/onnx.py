@@ -24,9 +24,10 @@ from seqlab.export.runtime import ExportPredictor
 from seqlab.metrics import perplexity
 from seqlab.search import SamplingConfig, sample
 from seqlab.tasks.lm import DEFAULT_MAX_TOKENS, EVAL_STREAMS
+from seqlab.tasks.lm.prompt import encode_prompt
 from seqlab.text.stream import StreamTokenizer
 from seqlab.text.subword import PAD_ID, SOS_ID
-from seqlab.text.validity import check_text, check_texts
+from seqlab.text.validity import check_texts
 
 TEXT_FILE = "text.json"
 
@@ -92,16 +93,7 @@ class OnnxLanguageModel(ExportPredictor):
 
     def encode_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
         """Prompt -> ids after a line start, and the prompt words outside the vocabulary (read as ``<unk>``)."""
-        check_text(prompt, "the prompt")
-        ids = [self.tokenizer.eos_id, *self.tokenizer.encode(prompt)]
-        unknown = []
-        if self.tokenizer.kind == "word":
-            unknown = [w for w, i in zip(prompt.split(), ids[1:], strict=True)
-                       if i == self.tokenizer.unk_id and w != "<unk>"]
-        if self.context is not None and len(ids) > self.context:
-            raise SeqlabError(f"the prompt has {len(ids) - 1} tokens, more than the model's context of "
-                              f"{self.context - 1}; shorten it")
-        return ids, unknown
+        return encode_prompt(self.tokenizer, self.context, prompt)
 
     def stream(self, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None,

@@ -16,11 +16,12 @@ from seqlab.data.corpus import Corpus, LMDataConfig, is_file_source, load_split,
 from seqlab.data.splits import same_data, scored_part
 from seqlab.decode import SamplingConfig, sample
 from seqlab.errors import SeqlabError
-from seqlab.inference import Predictor, check_text, check_texts, masked_mean, pooled_vectors, timed, with_valid_metric
+from seqlab.inference import Predictor, check_texts, masked_mean, pooled_vectors, timed, with_valid_metric
 from seqlab.metrics import bits_per_token, perplexity
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer, autocast_context
 from seqlab.tasks.lm import DEFAULT_MAX_TOKENS, EVAL_STREAMS
+from seqlab.tasks.lm.prompt import encode_prompt
 from seqlab.tasks.lm.recipe import SCHEMA, TEXT_FILE, LMConfig, build_model, stream_nll
 from seqlab.text.stream import StreamTokenizer
 from seqlab.text.subword import PAD_ID, SOS_ID
@@ -95,16 +96,7 @@ class LanguageModel(Predictor):
     # -- generation
     def encode_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
         """Prompt -> ids after a line start, and the prompt words outside the vocabulary (read as ``<unk>``)."""
-        check_text(prompt, "the prompt")
-        ids = [self.tokenizer.eos_id, *self.tokenizer.encode(prompt)]
-        unknown = []
-        if self.tokenizer.kind == "word":
-            unknown = [w for w, i in zip(prompt.split(), ids[1:], strict=True)
-                       if i == self.tokenizer.unk_id and w != "<unk>"]
-        if self.context is not None and len(ids) > self.context:
-            raise SeqlabError(f"the prompt has {len(ids) - 1} tokens, more than the model's context of "
-                              f"{self.context - 1}; shorten it")
-        return ids, unknown
+        return encode_prompt(self.tokenizer, self.context, prompt)
 
     def stream(self, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None,

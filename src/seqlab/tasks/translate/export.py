@@ -56,7 +56,7 @@ def _single_layers(rnn: nn.GRU | nn.LSTM) -> nn.ModuleList:
         layer = type(rnn)(size, rnn.hidden_size, 1, batch_first=True, bidirectional=True)
         with torch.no_grad():
             for name, param in layer.named_parameters():
-                param.copy_(getattr(rnn, name.replace("_l0", f"_l{k}")))
+                param.copy_(rnn.get_parameter(name.replace("_l0", f"_l{k}")))
         layers.append(layer.eval())
     return layers
 

@@ -21,6 +21,7 @@ from seqlab.metrics import perplexity
 from seqlab.search import NUMPY, unk_replace
 from seqlab.search import beam as beam_search
 from seqlab.search import greedy as greedy_search
+from seqlab.tasks.translate.results import detailed_results
 from seqlab.text.subword import EOS_ID, PAD_ID, SOS_ID, UNK_ID, SubwordTokenizer
 from seqlab.text.validity import check_texts
 
@@ -133,25 +134,8 @@ class OnnxTranslator(ExportPredictor):
                             length_penalty=d["length_penalty"] if length_penalty is None else length_penalty,
                             max_len_ratio=d["max_len_ratio"] if max_len_ratio is None else max_len_ratio,
                             max_len_extra=d["max_len_extra"], batch_size=batch_size, method=method) if keep else []
-        results = dict(zip(keep, found, strict=True))
-        out: list[dict[str, Any]] = []
-        for i in range(len(src)):
-            if i not in results:
-                nothing = {"translation": "", "score": 0.0, "normalized_score": 0.0}
-                out.append({**nothing, "nbest": [nothing], "src_tokens": [], "tgt_ids": [], "tgt_tokens": [],
-                            "attention": []})
-                continue
-            r = results[i]
-            hyps = [{"translation": self._detok(toks, att, src_tokens[i], replace_unk), "score": score,
-                     "normalized_score": norm}
-                    for toks, att, score, norm in zip(r["tokens"], r["attention"], r["scores"], r["normalized"],
-                                                      strict=True)]
-            best = hyps[0] if hyps else {"translation": "", "score": float("-inf"), "normalized_score": float("-inf")}
-            out.append({**best, "nbest": hyps, "src_tokens": src_tokens[i],
-                        "tgt_ids": r["tokens"][0] if r["tokens"] else [],
-                        "tgt_tokens": self.tgt_tok.tokens(r["tokens"][0]) if r["tokens"] else [],
-                        "attention": r["attention"][0].tolist() if r["attention"] else []})
-        return out
+        return detailed_results(dict(zip(keep, found, strict=True)), src_tokens,
+                                lambda ids, att, src: self._detok(ids, att, src, replace_unk), self.tgt_tok.tokens)
 
     def translate(self, texts: list[str], *, beam: int | None = None, batch_size: int = 64,
                   **options: Any) -> list[str]:

@@ -34,6 +34,7 @@ from seqlab.tasks.translate.recipe import (
     search,
     teacher_forced_loss,
 )
+from seqlab.tasks.translate.results import detailed_results
 from seqlab.text.subword import PAD_ID, SOS_ID, SPACE, UNK_ID
 
 
@@ -79,25 +80,8 @@ class Translator(Predictor):
                            length_penalty=d.length_penalty if length_penalty is None else length_penalty,
                            max_len_ratio=d.max_len_ratio if max_len_ratio is None else max_len_ratio,
                            max_len_extra=d.max_len_extra, batch_size=batch_size, method=method) if keep else []
-        results = dict(zip(keep, found, strict=True))
-        out: list[dict[str, Any]] = []
-        for i in range(len(src)):
-            if i not in results:
-                nothing = {"translation": "", "score": 0.0, "normalized_score": 0.0}
-                out.append({**nothing, "nbest": [nothing], "src_tokens": [], "tgt_ids": [], "tgt_tokens": [],
-                            "attention": []})
-                continue
-            r = results[i]
-            hyps = [{"translation": self._detok(toks, att, src_tokens[i], replace_unk), "score": score,
-                     "normalized_score": norm}
-                    for toks, att, score, norm in zip(r["tokens"], r["attention"], r["scores"], r["normalized"],
-                                                      strict=True)]
-            best = hyps[0] if hyps else {"translation": "", "score": float("-inf"), "normalized_score": float("-inf")}
-            out.append({**best, "nbest": hyps, "src_tokens": src_tokens[i],
-                        "tgt_ids": r["tokens"][0] if r["tokens"] else [],
-                        "tgt_tokens": self.toks.tgt.tokens(r["tokens"][0]) if r["tokens"] else [],
-                        "attention": r["attention"][0].tolist() if r["attention"] else []})
-        return out
+        return detailed_results(dict(zip(keep, found, strict=True)), src_tokens,
+                                lambda ids, att, src: self._detok(ids, att, src, replace_unk), self.toks.tgt.tokens)
 
     def translate(self, texts: list[str], *, beam: int | None = None, batch_size: int = 64,
                   **options: Any) -> list[str]:
