@@ -43,9 +43,15 @@ RECIPES: dict[str, tuple[list[str], float | None, float | None]] = {
     "bag-crops-only": (["--model", "bag", "--embeddings", "none"], None, None),
     "bag-glove-only": (["--model", "bag", "--crops", "0"], None, None),
     "bag-calibrated": (["--model", "bag", "--calibrate"], None, None),
+    # knowledge distillation from the fine-tuned MiniLM row (run "pretrained" first; {runs} is --out): its
+    # probabilities on every training review and crop, half of the loss (the default weight) or all of it
+    "bag-distilled": (["--model", "bag", "--teacher", "{runs}/pretrained"], None, None),
+    "bag-distilled-soft": (["--model", "bag", "--teacher", "{runs}/pretrained", "--teacher-weight", "1"], None, None),
     "rnn": (["--model", "rnn"], None, 0.90),
     "transformer": (["--model", "transformer"], None, None),
     "pretrained": (["--model", "pretrained"], None, None),
+    # issue 21: MiniLM on two sentence crops per review as well (the length shift), in the same 30 minutes
+    "pretrained-crops": (["--model", "pretrained", "--crops", "2"], None, None),
 }
 
 
@@ -95,6 +101,7 @@ def rates(model_dir: Path, args: argparse.Namespace) -> dict:
 
 def bench(name: str, args: argparse.Namespace) -> dict:
     flags, minutes, target = RECIPES[name]
+    flags = [flag.format(runs=os.path.relpath(args.out)) for flag in flags]
     minutes = args.minutes if args.minutes is not None else minutes
     out = Path(args.out) / name
     logs = Path(args.out) / "logs"

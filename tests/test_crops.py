@@ -93,7 +93,26 @@ def test_the_bag_recipe_crops_twice_and_data_without_sentence_marks_gets_none(tm
     assert any(line.startswith("crops: none") for line in lines)
 
 
-def test_crops_refuse_a_pretrained_tokenizer_with_one_line(tmp_path):
-    with pytest.raises(SeqlabError, match="--crops"):
-        seqlab.train("classify", data=str(_long_reviews(tmp_path / "l.csv", 20)), out=str(tmp_path / "m"),
-                     model="pretrained", crops=1, epochs=1, progress=False, max_time=1)
+def test_a_pretrained_tokenizer_gets_crops_framed_by_its_special_tokens(monkeypatch):
+    """--crops on --model pretrained: cut from the word pieces between [CLS] and [SEP], each crop framed again."""
+    from types import SimpleNamespace
+
+    from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
+    from seqlab.tasks.classify.config import AugmentConfig
+    from seqlab.tasks.classify.recipe import ClassifyTask
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pipeline = HFTextPipeline(load_hf_tokenizer("minilm"), max_len=256)
+    texts = ["A superb film. The plot is thin! Still, I loved it.", "Dull.", "The acting is awful. The plot is boring and slow."]
+    docs = [np.asarray(ids, dtype=np.int64) for ids in pipeline.encode_many(texts)]
+    task = SimpleNamespace(pipeline=pipeline, log=lambda *_: None,
+                           config=SimpleNamespace(augment=AugmentConfig(crops=3, crop_sentences=2),
+                                                  train=SimpleNamespace(seed=0)))
+    crops, owners = ClassifyTask._encoder_crops(task, docs)
+    tok = pipeline.tokenizer
+    assert len(crops) == 6 and sorted(set(owners.tolist())) == [0, 2]  # the one-sentence text is its own crop
+    for crop, owner in zip(crops, owners, strict=True):
+        assert crop[0] == tok.cls_token_id and crop[-1] == tok.sep_token_id
+        inner, whole = crop[1:-1].tolist(), docs[owner][1:-1].tolist()
+        assert 0 < len(inner) < len(whole) and tok.convert_ids_to_tokens(inner[-1]) in {".", "!", "?"}
+        assert any(whole[i: i + len(inner)] == inner for i in range(len(whole)))  # a contiguous slice of its text

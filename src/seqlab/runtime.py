@@ -39,6 +39,15 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """A batch tensor on ``device``: on a GPU copied from pinned (page-locked) memory without waiting
+    (``non_blocking``), so the copy overlaps the kernels already queued; on a CPU as it is (no copy)."""
+    device = torch.device(device)
+    if device.type != "cuda" or tensor.device.type == "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def thread_count(threads: int | None = None) -> int:
     """``threads``, else ``$OMP_NUM_THREADS``, else all cores."""
     if threads is not None and threads < 1:

@@ -27,6 +27,7 @@ from seqlab.models.configs import PretrainedTaggerConfig  # noqa: F401  (re-expo
 from seqlab.models.crf import LinearChainCRF
 from seqlab.models.pretrained import load_hf_encoder, load_hf_tokenizer
 from seqlab.models.tagger import PAD_TAG, EmissionTagger
+from seqlab.runtime import to_device
 
 
 @dataclass
@@ -40,8 +41,9 @@ class SubwordBatch:
     tags: Tensor | None = None  # (B, T) tag ids, PAD_TAG at padding
 
     def to(self, device: torch.device | str) -> SubwordBatch:
-        return SubwordBatch(self.ids.to(device), self.subword_lengths.to(device), self.first.to(device),
-                            self.lengths.to(device), None if self.tags is None else self.tags.to(device))
+        return SubwordBatch(to_device(self.ids, device), to_device(self.subword_lengths, device),
+                            to_device(self.first, device), to_device(self.lengths, device),
+                            None if self.tags is None else to_device(self.tags, device))
 
     def __len__(self) -> int:
         return int(self.ids.size(0))

@@ -37,6 +37,7 @@ from seqlab.models.configs import TAGGER_RECIPE as RECIPE  # noqa: F401  (re-exp
 from seqlab.models.configs import TaggerConfig  # noqa: F401  (re-exported)
 from seqlab.models.crf import LinearChainCRF
 from seqlab.models.rnn_classifier import _gather_time, _within_length_reversal
+from seqlab.runtime import to_device
 from seqlab.text.tagging import CASE_PAD, CASE_PATTERNS, case_pattern
 
 PAD_TAG = -100  # tag id at padded positions (cross-entropy's ignore_index; the CRF masks them)
@@ -53,8 +54,8 @@ class TagBatch:
     tags: Tensor | None = None  # (B, T) tag ids, PAD_TAG at padding
 
     def to(self, device: torch.device | str) -> TagBatch:
-        return TagBatch(self.words.to(device), self.cases.to(device), self.chars.to(device), self.lengths.to(device),
-                        None if self.tags is None else self.tags.to(device))
+        return TagBatch(to_device(self.words, device), to_device(self.cases, device), to_device(self.chars, device),
+                        to_device(self.lengths, device), None if self.tags is None else to_device(self.tags, device))
 
     def __len__(self) -> int:
         return int(self.words.size(0))

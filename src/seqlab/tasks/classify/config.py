@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqlab.config import TaskConfigSchema, at_least
+from seqlab.config import TaskConfigSchema, at_least, probability, require
 from seqlab.data.classification import ClassifyDataConfig
 from seqlab.models.configs import CLASSIFIER_CONFIGS, CLASSIFIER_RECIPES
 from seqlab.text.pipeline import TextConfig
@@ -45,12 +45,29 @@ class CalibrationConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Learning from a trained classifier's probabilities (knowledge distillation: tasks/classify/distill.py)."""
+
+    teacher: str | None = field(default=None, metadata={
+        "help": "a trained classifier's model directory (e.g. a fine-tuned --model pretrained) whose probabilities "
+                "on every training text and crop are the targets (computed once, cached)"})
+    teacher_weight: float = field(default=0.5, metadata={
+        "help": "with --teacher: the share of the loss on the teacher's probabilities; the rest is on the gold labels"})
+
+    def __post_init__(self) -> None:
+        probability(self, "teacher_weight", upper="]")
+        require(self.teacher is None or bool(str(self.teacher).strip()),
+                "--teacher may not be empty: give a classifier's model directory")
+
+
+@dataclass
 class ClassifyConfig:
     data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     model_name: str = "bag"  # the fastest to train and the most accurate on IMDB here (benchmarks/RESULTS.md)
     model: Any = None

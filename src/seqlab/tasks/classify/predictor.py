@@ -163,6 +163,12 @@ class Classifier(Predictor):
         return [{"label": self.labels[b], "confidence": p[b], "probabilities": dict(zip(self.labels, p, strict=True))}
                 for p, b in zip(probs.tolist(), best, strict=True)]
 
+    def predict_proba(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> np.ndarray:
+        """``(len(texts), len(self.labels))`` float32 class probabilities, columns in ``self.labels`` order (as
+        scikit-learn's ``predict_proba``): what a teacher gives a student (--teacher), without a dict per text."""
+        probs, _, _ = self._run(check_texts(texts, "predict_proba()"), batch_size, workers=workers)
+        return probs.numpy().astype(np.float32)
+
     def explain(self, texts: list[str], batch_size: int = 64, workers: int | None = None) -> list[dict[str, Any]]:
         """Predictions plus why: ``contributions`` (word or n-gram, signed score for the predicted label),
         ``token_scores`` (one per token, in order), ``method`` ("linear": exact, the scores and ``bias`` sum to

@@ -37,9 +37,17 @@ from seqlab.models import CLASSIFIERS
 from seqlab.models.bag import MAX_BUCKETS
 from seqlab.models.base import ClassifierModel
 from seqlab.models.pretrained import HFTextPipeline, load_hf_tokenizer
-from seqlab.runtime import pick_device
+from seqlab.runtime import pick_device, to_device
 from seqlab.tasks.classify.calibrate import fit_temperature, scaled_state, validation_loss
 from seqlab.tasks.classify.config import SCHEMA, ClassifyConfig, VectorsConfig  # noqa: F401  (re-exported)
+from seqlab.tasks.classify.distill import (
+    agreement,
+    check_same_labels,
+    check_teacher,
+    mixed_targets,
+    teacher_labels,
+    teacher_probabilities,
+)
 from seqlab.tasks.common import fit_task
 from seqlab.text.crops import SENTENCE_ENDS, sentence_crops
 from seqlab.text.ngrams import ragged_hashed_ngrams
@@ -338,6 +346,14 @@ def _size_buckets(docs: list[np.ndarray], ngrams: int, vocab_size: int, log) -> 
     return buckets
 
 
+def _special_frame(doc: np.ndarray, special: set[int]) -> tuple[int, int]:
+    """How many special tokens open and close an encoded text (``[CLS]`` and ``[SEP]``: 1 and 1)."""
+    ids = doc.tolist()
+    head = next((i for i, t in enumerate(ids) if t not in special), len(ids))
+    tail = next((i for i, t in enumerate(reversed(ids[head:])) if t not in special), len(ids) - head)
+    return head, tail
+
+
 def num_outputs(labels: list[str]) -> int:
     return 1 if len(labels) == 2 else len(labels)
 
@@ -366,6 +382,7 @@ class ClassifyTask(TrainableTask):
         self.config, self.log = config, log
         started = time.monotonic()
         self.streamed = False  # True: the splits are read from the memory-mapped cache, a window at a time
+        teacher = check_teacher(config.distill.teacher) if config.distill.teacher else None  # before the data
         if reads_pretrained_text(config):
             train, valid = load_train_valid(config.data)
             splits: dict[str, Any] = {"train": train, "valid": valid}
@@ -386,6 +403,11 @@ class ClassifyTask(TrainableTask):
             if not self.streamed:
                 encoded = {split: docs.materialize() for split, docs in encoded.items()}
         label_index = {lab: i for i, lab in enumerate(self.labels)}
+        if teacher is not None:
+            check_same_labels(str(config.distill.teacher), teacher_labels(teacher), self.labels)
+            if self.streamed:
+                raise SeqlabError(f"--teacher needs the training split in memory: it has {len(splits['train']):,} "
+                                  f"texts, over --stream-window {config.data.stream_window:,}; raise the window")
         self.pad_id = pad_id
         _prepare_vectors(config, log)
         if config.model.capabilities().sizes_table_from_data:  # a bag whose hash table --buckets left unset
@@ -404,6 +426,7 @@ class ClassifyTask(TrainableTask):
                 f"{config.vectors.embeddings} ({self.coverage['coverage']:.1%})")
         self.inputs: dict[str, Any] = {}  # split -> documents: a list in memory, or a memory-mapped Ragged
         self.targets, self.stats = {}, {}
+        self.soft_targets: torch.Tensor | None = None  # --teacher: the training targets, teacher and gold mixed
         if self.streamed:
             self._stream_inputs(splits, encoded, label_index)
         else:
@@ -417,8 +440,12 @@ class ClassifyTask(TrainableTask):
                     crops, owners = self._crops(docs)
                     docs, targets = docs + crops, targets + [targets[i] for i in owners]
                     self.stats["train_crops"] = len(crops)
-                self.inputs[split] = model_inputs(self.model.featurizer, docs)
                 self.targets[split] = torch.tensor(targets, dtype=torch.long)
+                if split == "train" and teacher is not None:
+                    texts = (self._decoded(docs) if isinstance(self.pipeline, TextPipeline)
+                             else self.pipeline.tokenizer.batch_decode(docs, skip_special_tokens=True))
+                    self._distil(texts)
+                self.inputs[split] = model_inputs(self.model.featurizer, docs)
         if not len(self.inputs["train"]):
             raise SeqlabError("every training text is empty after cleaning and tokenisation")
         train_inputs = self.inputs["train"].passing() if self.streamed else self.inputs["train"]
@@ -479,9 +506,8 @@ class ClassifyTask(TrainableTask):
     def _crops(self, docs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
         """Sentence-length crops of the training texts (--crops), cut at the vocabulary's sentence-end tokens."""
         augment = self.config.augment
-        if not isinstance(self.pipeline, TextPipeline):
-            raise SeqlabError(f"--crops needs seqlab's own tokenizer; --model {self.config.model_name} reads text with "
-                              "its encoder's tokenizer")
+        if isinstance(self.pipeline, HFTextPipeline):
+            return self._encoder_crops(docs)
         end_ids = np.asarray([i for i in map(self.pipeline.vocab.stoi.get, SENTENCE_ENDS) if i is not None])
         if not len(end_ids):  # the bag's recipe crops by default: data without sentence marks just gets none
             self.log(f"crops: none (--crops cuts at sentence ends, and no training text has {' '.join(SENTENCE_ENDS)}"
@@ -491,6 +517,41 @@ class ClassifyTask(TrainableTask):
         self.log(f"crops: {len(crops):,} crops of 1-{augment.crop_sentences} sentences added to the "
                  f"{len(docs):,} training texts")
         return crops, owners
+
+    def _encoder_crops(self, docs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Sentence crops for a pretrained encoder: cut from the word pieces between the tokenizer's special tokens
+        (``[CLS] ... [SEP]``), which each crop then gets again, as a text of that length would."""
+        augment, tokenizer = self.config.augment, self.pipeline.tokenizer
+        end_ids = np.asarray([i for i in tokenizer.convert_tokens_to_ids(list(SENTENCE_ENDS))
+                              if i is not None and i != tokenizer.unk_token_id], dtype=np.int64)
+        framing = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+        frames = [_special_frame(doc, framing) for doc in docs]  # (head, tail) lengths
+        inner = [doc[head: len(doc) - tail] for doc, (head, tail) in zip(docs, frames, strict=True)]
+        cut, owners = sentence_crops(inner, end_ids, augment.crops, augment.crop_sentences, self.config.train.seed)
+        crops = []
+        for crop, owner in zip(cut, owners.tolist(), strict=True):
+            doc, (head, tail) = docs[owner], frames[owner]
+            crops.append(np.concatenate([doc[:head], crop, doc[len(doc) - tail:]]))
+        self.log(f"crops: {len(crops):,} crops of 1-{augment.crop_sentences} sentences added to the "
+                 f"{len(docs):,} training texts")
+        return crops, owners
+
+    def _decoded(self, docs: list[np.ndarray]) -> list[str]:
+        """Word ids back to text for a teacher (which reads with its own tokenizer): the cleaned, tokenised words
+        joined by spaces, without the padding and unknown-word marks."""
+        itos = np.asarray(self.pipeline.vocab.itos, dtype=object)
+        specials = {self.pipeline.vocab.pad_id, self.pipeline.vocab.stoi.get(UNK)}
+        return [" ".join(itos[[i for i in doc.tolist() if i not in specials]]) for doc in docs]
+
+    def _distil(self, texts: list[str]) -> None:
+        """The training targets from the teacher's probabilities on ``texts`` (the training examples, in order)."""
+        distill = self.config.distill
+        probs = teacher_probabilities(str(distill.teacher), texts, self.labels, self.log)
+        gold = self.targets["train"]
+        self.soft_targets = mixed_targets(probs, gold, distill.teacher_weight)
+        self.stats["teacher_agreement"] = agreement(probs, gold)
+        self.log(f"teacher: agrees with the gold label on {self.stats['teacher_agreement']:.1%} of the "
+                 f"{len(texts):,} training examples; loss weight {distill.teacher_weight:g} on its probabilities")
 
     # -- the TrainableTask interface
     def train_batches(self, generator: torch.Generator) -> list[list[int]]:
@@ -503,13 +564,16 @@ class ClassifyTask(TrainableTask):
 
     def _tensors(self, split: str, batch: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ids, lengths = pad_batch([self.inputs[split][i] for i in batch], self.pad_id, multiple=PAD_MULTIPLE)
-        return ids.to(self.device), lengths.to(self.device), self.targets[split][batch].to(self.device)
+        return (to_device(ids, self.device), to_device(lengths, self.device),
+                to_device(self.targets[split][batch], self.device))
 
     def loss(self, batch: list[int]) -> tuple[torch.Tensor, int]:
         if isinstance(batch, WindowBatch) and batch.window != self._window:  # a new window: the last one's pages
             self.inputs["train"].release()  # go back
             self._window = batch.window
         ids, lengths, targets = self._tensors("train", batch)
+        if self.soft_targets is not None:
+            targets = to_device(self.soft_targets[batch], self.device)
         return classification_loss(self.model(ids, lengths).logits, targets), len(batch)
 
     @torch.no_grad()

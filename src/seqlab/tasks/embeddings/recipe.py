@@ -26,6 +26,7 @@ from seqlab.errors import SeqlabError
 from seqlab.modeldir import save_model_dir
 from seqlab.models.word2vec import Word2Vec
 from seqlab.runtime import pick_device
+from seqlab.runtime import to_device as tensor_to_device
 from seqlab.tasks.common import fit_task, resumed_json
 from seqlab.tasks.embeddings.config import SCHEMA, EmbeddingsConfig  # noqa: F401  (re-exported)
 from seqlab.tasks.embeddings.corpus import EncodedCorpus, encode
@@ -43,8 +44,8 @@ def vocabulary_json(corpus: EncodedCorpus, config: EmbeddingsConfig) -> dict[str
 
 
 def to_device(batch: Batch, device: torch.device) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(a).to(device) for a in (batch.inputs, batch.pair_centre, batch.weight, batch.centres,
-                                                          batch.centre_weight, batch.noise))
+    return tuple(tensor_to_device(torch.from_numpy(a), device)
+                 for a in (batch.inputs, batch.pair_centre, batch.weight, batch.centres, batch.centre_weight, batch.noise))
 
 
 def mean_value_sum_gradient(total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from seqlab.errors import SeqlabError
 from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
 from seqlab.models.lm import LANGUAGE_MODELS
-from seqlab.runtime import pick_device
+from seqlab.runtime import pick_device, to_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.tasks.lm import EVAL_STREAMS
 from seqlab.tasks.lm.config import SCHEMA, LMConfig, LMTextConfig, StreamConfig  # noqa: F401  (re-exported)
@@ -93,8 +93,8 @@ def _stateful_nll(model: Any, data: torch.Tensor, device: torch.device, streams:
     B = max(1, min(streams, targets))
     L = targets // B
     rows = data[: B * L + 1]
-    inputs = rows[:-1].view(B, L).to(device)  # (B, L): row b holds tokens b*L .. (b+1)*L - 1
-    outputs = data[1: B * L + 1].view(B, L).to(device)
+    inputs = to_device(rows[:-1].view(B, L), device)  # (B, L): row b holds tokens b*L .. (b+1)*L - 1
+    outputs = to_device(data[1: B * L + 1].view(B, L), device)
     total, state = 0.0, model.init_state(B, device)
     for start in range(0, L, segment):
         hidden, state = model(inputs[:, start: start + segment], state)  # (B, t, D)
@@ -135,8 +135,8 @@ def _windowed_nll(model: Any, data: torch.Tensor, device: torch.device, batch: i
     for length, group in by_length.items():
         for i in range(0, len(group), batch):
             part = group[i: i + batch]
-            x = torch.stack([data[s: s + length] for s, _ in part]).to(device)  # (b, length)
-            y = torch.stack([data[s + 1: s + 1 + length] for s, _ in part]).to(device)
+            x = to_device(torch.stack([data[s: s + length] for s, _ in part]), device)  # (b, length)
+            y = to_device(torch.stack([data[s + 1: s + 1 + length] for s, _ in part]), device)
             hidden, _ = model(x)
             nll = model.output.nll(hidden.reshape(-1, hidden.size(-1)), y.reshape(-1)).view(len(part), length)
             keep = torch.arange(length, device=device)[None, :] >= torch.tensor([f for _, f in part], device=device)[:, None]

@@ -36,7 +36,7 @@ from seqlab.metrics import perplexity
 from seqlab.modeldir import save_model_dir
 from seqlab.models.seq2seq import RNNSeq2Seq, RNNSeq2SeqConfig
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq, TransformerSeq2SeqConfig
-from seqlab.runtime import pick_device
+from seqlab.runtime import pick_device, to_device
 from seqlab.tasks.common import cached_encoding, fit_task, resumed_json
 from seqlab.tasks.translate.config import (  # noqa: F401  (re-exported)
     SCHEMA,
@@ -238,8 +238,8 @@ class TranslateTask(TrainableTask):
         src, src_len = pad_batch([self.src["train"][i] for i in batch], PAD_ID)
         t_in, _ = pad_batch([p[0] for p in pairs], PAD_ID)
         t_out, _ = pad_batch([p[1] for p in pairs], PAD_ID)
-        t_out = t_out.to(self.device)
-        logits, _ = self.model(src.to(self.device), src_len.to(self.device), t_in.to(self.device),
+        t_out = to_device(t_out, self.device)
+        logits, _ = self.model(to_device(src, self.device), to_device(src_len, self.device), to_device(t_in, self.device),
                                teacher_forcing=self.teacher_forcing)
         loss = F.cross_entropy(logits.float().flatten(0, 1), t_out.flatten(), ignore_index=PAD_ID,
                                label_smoothing=self.config.objective.label_smoothing)
