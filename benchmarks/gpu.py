@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, machine_lines  # noqa: E402
-from report import current_commit, run_measured, write_section  # noqa: E402
+from report import current_commit, run_measured, shown_command, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 ROWS = ROOT / "gpu-rows.json"
@@ -62,7 +62,7 @@ def _rate(out: Path) -> tuple[float, int, dict]:
 def _row(name: str, device: str, cmd: list[str], out: Path, code: int, wall: float, peak: float) -> dict:
     row = {"job": name, "device": device, "machine": describe(), "commit": current_commit(),
            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-           "command": " ".join("seqlab" if c == sys.executable else c for c in cmd[cmd.index("train") - 1:])}
+           "command": shown_command(cmd)}
     if code != 0:
         return {**row, "error": f"exit {code}"}
     rate, steps, last = _rate(out)
@@ -130,7 +130,7 @@ def write_results(rows: dict[str, dict]) -> None:
         lines.append(f"| {r['job']} | {r['device']} | {r['precision']} | {r['steps']:,} | {r['examples_per_s']:,.0f} "
                      f"| {speedup} | {r['wall_seconds']:.0f} | {r['peak_mib']:,.0f} | {valid} | {test} "
                      f"| {machines[r['machine']]} | {r['date']} |")
-    lines += ["", "Commands (`seqlab` is `python -m seqlab`):", ""]
+    lines += ["", "Commands (from the repository root):", ""]
     lines += [f"- {r['job']} ({r['device']}): `{r['command']}`" for r in ordered]
     write_section("gpu", lines)
 

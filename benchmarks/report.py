@@ -21,6 +21,26 @@ def current_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def shown_command(cmd: list[str]) -> str:
+    """A measured command as a reader can paste it at the repository root: ``python`` for this interpreter,
+    ``torchrun`` for ``python -m torch.distributed.run``, paths under the repository relative to it."""
+    import shlex
+    import sys
+
+    repo = ROOT.parent
+    words = list(cmd)
+    if words[:3] == [sys.executable, "-m", "torch.distributed.run"]:
+        words = ["torchrun", *words[3:]]
+    shown = []
+    for word in words:
+        if word == sys.executable:
+            word = "python"
+        elif word.startswith(str(repo) + os.sep):
+            word = os.path.relpath(word, repo)
+        shown.append(word)
+    return shlex.join(shown)
+
+
 def run_measured(cmd: list[str], log_path: Path) -> tuple[int, float, float]:
     """Run a command; return (exit code, wall seconds, peak RSS in MiB) of that process alone."""
     started = time.monotonic()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, machine_lines  # noqa: E402
-from report import current_commit, run_measured, write_section  # noqa: E402
+from report import current_commit, run_measured, shown_command, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 ROWS = ROOT / "scale-rows.json"
@@ -66,7 +66,7 @@ def measure(model: str, layout: str, out_root: Path) -> dict:
         "valid_accuracy": epochs[-1]["valid_accuracy"], "valid_loss": epochs[-1]["valid_loss"],
         "steps": epochs[-1]["step"], "valid_eval_seconds": valid_seconds,
         "machine": describe(), "commit": current_commit(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["seqlab" if c == sys.executable else c for c in cmd[cmd.index("classify") - 1:]]),
+        "command": shown_command(cmd),
     }
 
 
@@ -106,7 +106,7 @@ def write_results(rows: list[dict]) -> None:
                          f"examples/s of 1 process; validation accuracy {two['valid_accuracy']:.2%} against "
                          f"{one['valid_accuracy']:.2%} (a difference of "
                          f"{abs(two['valid_accuracy'] - one['valid_accuracy']) * 100:.2f} points).")
-    lines += ["", "Commands (`seqlab` is `python -m seqlab`; each after `--data imdb`):", ""]
+    lines += ["", "Commands (from the repository root):", ""]
     lines += [f"- {r['model']}, {r['layout']}: `{r.get('command', '-')}`" for r in rows if "error" not in r]
     write_section("scale", lines)
 
