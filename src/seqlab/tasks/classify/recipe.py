@@ -425,7 +425,8 @@ class ClassifyTask(TrainableTask):
             log(f"embeddings: {self.coverage['found']:,} of {self.coverage['vocab']:,} vocabulary words found in "
                 f"{config.vectors.embeddings} ({self.coverage['coverage']:.1%})")
         self.inputs: dict[str, Any] = {}  # split -> documents: a list in memory, or a memory-mapped Ragged
-        self.targets, self.stats = {}, {}
+        self.targets: dict[str, torch.Tensor] = {}
+        self.stats: dict[str, float] = {}  # counts, and the teacher's agreement (--teacher): written to config.json
         self.soft_targets: torch.Tensor | None = None  # --teacher: the training targets, teacher and gold mixed
         if self.streamed:
             self._stream_inputs(splits, encoded, label_index)
