@@ -11,7 +11,6 @@ model gives for that seed (torch's generator cannot be reproduced without torch)
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from seqlab.export.format import read_export_json, session
 from seqlab.export.runtime import ExportPredictor
 from seqlab.metrics import perplexity
 from seqlab.search import SamplingConfig, sample
-from seqlab.tasks.lm import DEFAULT_MAX_TOKENS, EVAL_STREAMS
-from seqlab.tasks.lm.prompt import encode_prompt
+from seqlab.tasks.lm import EVAL_STREAMS
+from seqlab.tasks.lm.prompt import PromptedGeneration
 from seqlab.text.stream import StreamTokenizer
 from seqlab.text.subword import PAD_ID, SOS_ID
 from seqlab.text.validity import check_texts
@@ -40,7 +39,7 @@ class LMState:
         self.arrays, self.ids = arrays, ids
 
 
-class OnnxLanguageModel(ExportPredictor):
+class OnnxLanguageModel(PromptedGeneration, ExportPredictor):
     """A loaded language-model export: ``generate``/``stream`` from a prompt, ``perplexity`` of texts."""
 
     task = "lm"
@@ -91,38 +90,10 @@ class OnnxLanguageModel(ExportPredictor):
         log_probs, _, arrays = self.run(tokens[:, None], tokens[:, None], state.arrays)
         return log_probs, LMState(arrays, ids)
 
-    def encode_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
-        """Prompt -> ids after a line start, and the prompt words outside the vocabulary (read as ``<unk>``)."""
-        return encode_prompt(self.tokenizer, self.context, prompt)
-
-    def stream(self, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 1.0, top_k: int = 0,
-               top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None,
-               num_samples: int = 1, warn_unknown: bool = True) -> Iterator[dict[str, Any]]:
-        """Yield each generated token as soon as it is chosen: ``{"sample", "id", "token", "text", "prob"}``."""
-        config = SamplingConfig(temperature, top_k, top_p, repetition_penalty)
-        config.validate()
-        if max_tokens < 1 or num_samples < 1:
-            raise SeqlabError("max_tokens and num_samples must be at least 1")
-        ids, unknown = self.encode_prompt(prompt)
-        if unknown and warn_unknown:
-            warnings.warn(f"prompt words not in the vocabulary, read as <unk>: {', '.join(unknown)}", stacklevel=2)
+    def _draw(self, prompts: list[list[int]], max_tokens: int, config: SamplingConfig,
+              seed: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(seed)
-        prompt_ids = np.array([ids] * num_samples, dtype=np.int64)  # (N, T)
-        for tokens, probs in sample(self, prompt_ids, max_tokens, config, rng, banned=self.not_text):
-            for row, (token, prob) in enumerate(zip(tokens.tolist(), probs.tolist(), strict=True)):
-                yield {"sample": row, "id": token, "token": self.tokenizer.token(token),
-                       "text": self.tokenizer.display(token), "prob": prob}
-
-    def samples(self, prompt: str, num_samples: int = 1, **options: Any) -> list[str]:
-        """``num_samples`` continuations of ``prompt`` (the generated text only), generated as one batch."""
-        generated: list[list[int]] = [[] for _ in range(num_samples)]
-        for item in self.stream(prompt, num_samples=num_samples, **options):
-            generated[item["sample"]].append(item["id"])
-        return [self.tokenizer.decode(ids) for ids in generated]
-
-    def generate(self, prompt: str, **options: Any) -> str:
-        """One continuation of ``prompt`` (options as :meth:`stream`)."""
-        return self.samples(prompt, 1, **options)[0]
+        yield from sample(self, np.array(prompts, dtype=np.int64), max_tokens, config, rng, banned=self.not_text)
 
     # -- scoring
     def stream_nll(self, stream: np.ndarray, *, streams: int = EVAL_STREAMS, segment: int = 70) -> tuple[float, int]:

@@ -3,7 +3,6 @@ and the ``seqlab generate`` command."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,14 @@ from seqlab.inference import Predictor, check_texts, masked_mean, pooled_vectors
 from seqlab.metrics import bits_per_token, perplexity
 from seqlab.modeldir import read_json
 from seqlab.runtime import Timer, autocast_context
-from seqlab.tasks.lm import DEFAULT_MAX_TOKENS, EVAL_STREAMS
-from seqlab.tasks.lm.prompt import encode_prompt
+from seqlab.tasks.lm import EVAL_STREAMS
+from seqlab.tasks.lm.prompt import PromptedGeneration
 from seqlab.tasks.lm.recipe import SCHEMA, TEXT_FILE, LMConfig, build_model, stream_nll
 from seqlab.text.stream import StreamTokenizer
 from seqlab.text.subword import PAD_ID, SOS_ID
 
 
-class LanguageModel(Predictor):
+class LanguageModel(PromptedGeneration, Predictor):
     """A loaded language model: ``perplexity``/``token_logprobs`` of texts, ``generate``/``stream`` from a prompt."""
 
     task = "lm"
@@ -38,10 +37,7 @@ class LanguageModel(Predictor):
         super().__init__(model_dir, device, precision)
         self.tokenizer = StreamTokenizer.from_json(read_json(self.model_dir, TEXT_FILE))
         self.model: Any = self.restore(build_model(self.config, len(self.tokenizer)))
-
-    @property
-    def context(self) -> int | None:
-        return self.model.context
+        self.context: int | None = self.model.context  # a Transformer's window; None: no limit
 
     @property
     def stateful(self) -> bool:
@@ -94,45 +90,13 @@ class LanguageModel(Predictor):
         return out
 
     # -- generation
-    def encode_prompt(self, prompt: str) -> tuple[list[int], list[str]]:
-        """Prompt -> ids after a line start, and the prompt words outside the vocabulary (read as ``<unk>``)."""
-        return encode_prompt(self.tokenizer, self.context, prompt)
-
-    def stream(self, prompt: str, *, max_tokens: int = DEFAULT_MAX_TOKENS, temperature: float = 1.0, top_k: int = 0,
-               top_p: float = 1.0, repetition_penalty: float = 1.0, seed: int | None = None,
-               num_samples: int = 1, warn_unknown: bool = True) -> Iterator[dict[str, Any]]:
-        """Yield each generated token as soon as it is chosen: ``{"sample", "id", "token", "text", "prob"}``.
-
-        ``text`` is how the token reads in running text (a word with its leading space, a line break for
-        ``<eos>``). All ``num_samples`` continuations are generated as one batch, so each step yields one
-        dict per sample. The same ``seed`` gives the same text. ``temperature`` 0 is greedy.
-        """
-        config = SamplingConfig(temperature, top_k, top_p, repetition_penalty)
-        config.validate()
-        if max_tokens < 1 or num_samples < 1:
-            raise SeqlabError("max_tokens and num_samples must be at least 1")
-        ids, unknown = self.encode_prompt(prompt)
-        if unknown and warn_unknown:  # (the CLI says so itself, in one line)
-            warnings.warn(f"prompt words not in the vocabulary, read as <unk>: {', '.join(unknown)}", stacklevel=2)
+    def _draw(self, prompts: list[list[int]], max_tokens: int, config: SamplingConfig,
+              seed: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
-        prompt_ids = torch.tensor([ids] * num_samples, dtype=torch.long, device=self.device)  # (N, T)
+        prompt_ids = torch.tensor(prompts, dtype=torch.long, device=self.device)  # (N, T)
         with torch.no_grad(), autocast_context(self.device, self.precision):
-            for tokens, probs in sample(self.model, prompt_ids, max_tokens, config, generator, banned=self.not_text):
-                for row, (token, prob) in enumerate(zip(tokens.tolist(), probs.tolist(), strict=True)):
-                    yield {"sample": row, "id": token, "token": self.tokenizer.token(token),
-                           "text": self.tokenizer.display(token), "prob": prob}
-
-    def samples(self, prompt: str, num_samples: int = 1, **options: Any) -> list[str]:
-        """``num_samples`` continuations of ``prompt`` (the generated text only), generated as one batch."""
-        generated: list[list[int]] = [[] for _ in range(num_samples)]
-        for item in self.stream(prompt, num_samples=num_samples, **options):
-            generated[item["sample"]].append(item["id"])
-        return [self.tokenizer.decode(ids) for ids in generated]
-
-    def generate(self, prompt: str, **options: Any) -> str:
-        """One continuation of ``prompt`` (options as :meth:`stream`: max_tokens, temperature, top_k, top_p, ...)."""
-        return self.samples(prompt, 1, **options)[0]
+            yield from sample(self.model, prompt_ids, max_tokens, config, generator, banned=self.not_text)
 
     # -- vectors
     def _table(self) -> tuple[list[str], torch.Tensor]:
