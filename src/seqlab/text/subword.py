@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from seqlab.data.streaming import chunked
 from seqlab.errors import SeqlabError
+from seqlab.text.tokenizers import TRAIN_BATCH
 from seqlab.text.vocab import EOS, PAD, SOS, UNK
 
 SPECIALS = [PAD, UNK, SOS, EOS]
@@ -53,7 +55,7 @@ class SubwordTokenizer:
             trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                                 special_tokens=SPECIALS, show_progress=False)
         tok.decoder = decoders.Metaspace(replacement=SPACE, prepend_scheme="always")
-        tok.train_from_iterator(_batches(texts), trainer=trainer)  # streamed: a list of texts is never needed
+        tok.train_from_iterator(chunked(texts, TRAIN_BATCH), trainer=trainer)  # streamed: a list of texts is never needed
         return cls(tok, kind)
 
     def __len__(self) -> int:
@@ -104,14 +106,3 @@ def display_token(token: str) -> str:
         return token
     return "·" + token
 
-
-def _batches(texts: Iterable[str], size: int = 1000):
-    """Lists of ``size`` texts: what ``train_from_iterator`` reads fastest, and all it holds at a time."""
-    batch: list[str] = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from seqlab.data.streaming import chunked
 from seqlab.errors import SeqlabError
+
+TRAIN_BATCH = 1000  # texts per list given to train_from_iterator: what it reads fastest, and all it holds at a time
 
 
 class Tokenizer:
@@ -105,7 +108,7 @@ class BPETokenizer(Tokenizer):
         tok.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(vocab_size=self.vocab_size, min_frequency=self.min_frequency,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-        tok.train_from_iterator(_batches(texts), trainer=trainer)
+        tok.train_from_iterator(chunked(texts, TRAIN_BATCH), trainer=trainer)
         self._tok = tok
 
     def _require(self):
@@ -128,16 +131,6 @@ class BPETokenizer(Tokenizer):
         return {"kind": self.kind, "vocab_size": self.vocab_size, "min_frequency": self.min_frequency,
                 "state": self._require().to_str()}
 
-
-def _batches(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 TOKENIZERS: dict[str, type[Tokenizer]] = {
