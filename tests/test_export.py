@@ -38,6 +38,7 @@ def trained(model: str) -> Path:
             writer.writerow(["text", "label"])
             writer.writerows(make_reviews(300, seed=3))
     settings = {"bag": {"buckets": 65536, "epochs": 2},  # a table large enough for int8 to show in the size
+                "bag-plain": {"buckets": 65536, "epochs": 2, "embeddings": None},  # n-grams only: no GloVe branch
                 "rnn": {"model": "rnn", "embeddings": None, "emb_size": 16, "hidden_size": 16, "epochs": 1},
                 "transformer": {"model": "transformer", "d_model": 16, "heads": 2, "layers": 1, "ff_size": 32,
                                 "epochs": 1}}[model]
@@ -55,7 +56,7 @@ def exported(model: str, quantize: str | None = None) -> Path:
     return out
 
 
-@pytest.mark.parametrize("model", ["bag", "rnn", "transformer"])
+@pytest.mark.parametrize("model", ["bag", "bag-plain", "rnn", "transformer"])
 def test_every_classifier_exports_verified_and_predicts_like_torch(model):
     folder = exported(model)
     config = json.loads((folder / "export.json").read_text())

@@ -210,15 +210,16 @@ class PaddedBag(nn.Module):
                 self.table = nn.Parameter(bag.feature_weights.weight * bag.nb_ratios, requires_grad=False)  # (F, C)
                 self.bias = nn.Parameter(bag.bias.detach().clone(), requires_grad=False)
                 # the averaged word vectors (--embeddings), if any, and their linear layer
-                averaged = bag.config.vector_features > 0
-                table = bag.word_vectors.weight.detach()
-                # the head folded into the vectors: one score per word and class, and which words have a vector
-                self.vectors = nn.Parameter(table @ bag.vector_head.weight.detach().t(), requires_grad=False) \
-                    if averaged else None
-                self.vector_bias = nn.Parameter(bag.vector_head.bias.detach().clone(), requires_grad=False) \
-                    if averaged else None
+                self.vectors: nn.Parameter | None = None
+                self.vector_bias: nn.Parameter | None = None
                 self.known: torch.Tensor | None
-                self.register_buffer("known", table.abs().sum(-1) > 0 if averaged else None)
+                self.register_buffer("known", None)
+                if bag.config.vector_features > 0:
+                    table = bag.word_vectors.weight.detach()
+                    # the head folded into the vectors: one score per word and class, and which words have a vector
+                    self.vectors = nn.Parameter(table @ bag.vector_head.weight.detach().t(), requires_grad=False)
+                    self.vector_bias = nn.Parameter(bag.vector_head.bias.detach().clone(), requires_grad=False)
+                    self.known = table.abs().sum(-1) > 0
             else:
                 self.table = nn.Parameter(bag.embedding.weight.detach().clone(), requires_grad=False)  # (F, E)
                 self.head = bag.head
