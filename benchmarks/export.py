@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export_seq import SEQ_TASKS, bench_seq, seq_lines  # noqa: E402
 from machine import describe, machine_lines  # noqa: E402
-from report import current_commit, write_section  # noqa: E402
+from report import current_commit, export_variants, runnable_variants, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 ROWS = ROOT / "export-rows.json"
@@ -223,28 +223,13 @@ def bench(name: str, model_dir: Path, args: argparse.Namespace) -> dict:
     else:
         data = conll_dev(min(args.test_limit, 3250))
         texts = [" ".join(words) for words in data.words]
-    exports = {"onnx fp32": Path(args.out) / f"{name}.onnx-fp32", "onnx int8": Path(args.out) / f"{name}.onnx-int8"}
-    seconds = {}
-    for variant, flags in (("onnx fp32", []), ("onnx int8", ["--quantize", "int8"])):
-        # each export in its own process, as `seqlab export` runs (a recurrent model exported twice in one process
-        # got its time axis fixed the second time)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "seqlab.cli", "export", str(model_dir), "--out", str(exports[variant]),
-                        "--overwrite", *flags], check=True, env={**os.environ, "PYTHONPATH": SRC})
-        seconds[variant] = time.perf_counter() - started
+    exports, seconds = export_variants(model_dir, Path(args.out), name)
     export_seconds = seconds["onnx fp32"]
     config = json.loads((exports["onnx int8"] / "export.json").read_text())
     row: dict = {"model": name, "task": task, "model_dir": str(model_dir), "test_examples": len(texts), "variants": {},
                  "export_seconds": export_seconds, "int8_validation": config["quantized"],
                  "note": budget_note(model_dir)}
-    for variant in VARIANTS:
-        if variant == "torch bf16":
-            import torch
-
-            from seqlab.runtime import native_bf16
-
-            if not native_bf16(torch.device("cpu")):
-                continue
+    for variant in runnable_variants(VARIANTS):
         path = model_dir if variant.startswith("torch") else exports[variant]
         model = seqlab.load(path, precision="bf16" if variant == "torch bf16" else "fp32")
         accuracy = score(model, task, data)

@@ -21,6 +21,9 @@ from typing import Any
 
 SEQ_TASKS = ("translate", "lm")
 SRC = str(Path(__file__).resolve().parents[1] / "src")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import export_variants, runnable_variants  # noqa: E402
+
 GEN_TOKENS_B1, GEN_TOKENS_B64 = 200, 50  # tokens generated per sample for the LM's rates
 
 
@@ -81,26 +84,13 @@ def bench_seq(name: str, model_dir: Path, task: str, args: argparse.Namespace, v
     import seqlab
 
     config = json.loads((model_dir / "config.json").read_text())
-    exports = {"onnx fp32": Path(args.out) / f"{name}.onnx-fp32", "onnx int8": Path(args.out) / f"{name}.onnx-int8"}
-    seconds = {}
-    for variant, flags in (("onnx fp32", []), ("onnx int8", ["--quantize", "int8"])):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "seqlab.cli", "export", str(model_dir), "--out", str(exports[variant]),
-                        "--overwrite", *flags], check=True, env={**os.environ, "PYTHONPATH": SRC})
-        seconds[variant] = time.perf_counter() - started
+    exports, seconds = export_variants(model_dir, Path(args.out), name)
     export_config = json.loads((exports["onnx int8"] / "export.json").read_text())
     data = _test_data(task, config, args)
     row: dict = {"model": name, "task": task, "model_dir": str(model_dir), "model_name": config["config"]["model"]["name"],
                  "test_examples": len(data[0]) if task == "translate" else None, "variants": {},
                  "export_seconds": seconds["onnx fp32"], "int8_validation": export_config["quantized"]}
-    for variant in variants:
-        if variant == "torch bf16":
-            import torch
-
-            from seqlab.runtime import native_bf16
-
-            if not native_bf16(torch.device("cpu")):
-                continue
+    for variant in runnable_variants(variants):
         path = model_dir if variant.startswith("torch") else exports[variant]
         model = seqlab.load(path, precision="bf16" if variant == "torch bf16" else "fp32")
         figures = _measure(model, task, data, args)

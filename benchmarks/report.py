@@ -66,3 +66,28 @@ def write_section(name: str, lines: list[str], script: str | None = None, path: 
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def export_variants(model_dir: Path, out: Path, name: str) -> tuple[dict[str, Path], dict[str, float]]:
+    """``model_dir`` exported to ONNX in fp32 and int8 under ``out``, each by ``seqlab export`` in its own process
+    (as a user runs it: a recurrent model exported twice in one process got its time axis fixed the second time);
+    the export folders and the seconds each export took."""
+    import sys
+
+    exports = {"onnx fp32": out / f"{name}.onnx-fp32", "onnx int8": out / f"{name}.onnx-int8"}
+    seconds = {}
+    for variant, flags in (("onnx fp32", []), ("onnx int8", ["--quantize", "int8"])):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "seqlab.cli", "export", str(model_dir), "--out", str(exports[variant]),
+                        "--overwrite", *flags], check=True, env={**os.environ, "PYTHONPATH": str(ROOT.parent / "src")})
+        seconds[variant] = time.perf_counter() - started
+    return exports, seconds
+
+
+def runnable_variants(variants: tuple[str, ...]) -> list[str]:
+    """The variants this CPU can measure: "torch bf16" only where bf16 is native (emulated, it is 10-40x slower)."""
+    import torch
+
+    from seqlab.runtime import native_bf16
+
+    return [v for v in variants if v != "torch bf16" or native_bf16(torch.device("cpu"))]
